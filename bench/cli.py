@@ -1,0 +1,270 @@
+"""Command line: ``bench list | run | table | perf | data`` (+ the report commands).
+
+Every user error ends with a short message on stderr and exit status 2 (no traceback);
+``bench run`` exits 1 if a run failed and 130 when interrupted (re-run it to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from bench.cli_report import add_report_commands, print_table
+from bench.grid import resolve_jobs
+from bench.errors import BenchError
+
+DEFAULT_DATA_ROOT = "datasets"
+DEFAULT_RESULTS = "results"
+
+
+def _data_root(args: argparse.Namespace) -> Path:
+    return Path(args.data_root or os.environ.get("BENCH_DATA_ROOT", DEFAULT_DATA_ROOT))
+
+
+def _results(args: argparse.Namespace) -> Path:
+    return Path(args.results or os.environ.get("BENCH_RESULTS", DEFAULT_RESULTS))
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+# ---------------------------------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from bench.profiles import load_profile, profile_names
+    from bench.regimes import REGIME_KINDS
+    from bench.registry import DATASETS, describe, get_method, in_all, method_names
+
+    console = Console(soft_wrap=True, highlight=False, emoji=False)
+
+    def section(title: str, rows: list[tuple[str, str]]) -> None:
+        console.print(f"[bold]{title}[/]")
+        width = max(len(name) for name, _ in rows)
+        for name, text in rows:
+            console.print(f"  [cyan]{escape(name.ljust(width))}[/]  {escape(text)}")
+        console.print()
+
+    section("Methods", [(n, describe(get_method(n)) + ("" if in_all(n) else
+                                                       " [not in --methods all]"))
+                        for n in method_names()])
+    datasets = []
+    for name in sorted(DATASETS.module_dict):
+        ds = DATASETS.module_dict[name]
+        datasets.append((name, f"{describe(ds)}; default regimes "
+                               f"{', '.join(ds.default_regimes)}; profile {ds.default_profile}"))
+    section("Datasets", datasets)
+    section("Regimes", list(REGIME_KINDS.items()))
+    section("Profiles", [(n, load_profile(n).get("description", "")) for n in profile_names()])
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.engine.progress import RichGridProgress
+    from bench.grid import execute, expand_grid, expand_methods, parse_seeds, plan, prepare_dataset
+    from bench.profiles import parse_overrides
+    from bench.registry import get_dataset
+
+    console = Console(stderr=True, emoji=False)
+    ds = get_dataset(args.dataset)
+    methods = expand_methods(args.methods)
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    overrides = tuple(parse_overrides(args.set or []))
+    if args.profile:
+        from bench.profiles import load_profile
+
+        load_profile(args.profile)  # validate the name before touching data
+    specs = expand_grid(methods, ds.name, _split(args.regimes), seeds, args.profile, overrides)
+    for regime in {s.regime for s in specs}:
+        from bench.regimes import parse_regime
+
+        parse_regime(regime)
+    layout = prepare_dataset(ds.name, _data_root(args), _ConsoleSink(console))
+    runs = plan(specs, layout, _results(args))
+    todo = sum(not r.finished for r in runs)
+    console.print(f"[bold]{ds.name}[/]: {len(runs)} runs ({len(runs) - todo} already finished), "
+                  f"profile {specs[0].profile if specs else '-'}, results in {_results(args)}")
+    if args.dry_run:
+        for r in runs:
+            console.print(f"  {'done' if r.finished else 'todo'}  {r.spec.label()}  {r.directory}")
+        return 0
+    try:
+        with RichGridProgress(len(runs), console=console, title=ds.name) as progress:
+            counts = execute(runs, jobs=resolve_jobs(args.jobs), progress=progress)
+    except KeyboardInterrupt:
+        console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
+                      "again to resume the others from their last checkpoint.")
+        return 130
+    console.print("Runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    if not args.no_table:
+        print_table(ds.name, _results(args), methods=methods,
+                    regimes=sorted({s.regime for s in specs}),
+                    profile=specs[0].profile if specs else None)
+    return 1 if counts.get("failed") else 0
+
+
+class _ConsoleSink:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from bench.registry import get_dataset
+
+    console = Console(emoji=False)
+    ds = get_dataset(args.dataset)
+    root = ds.default_root(_data_root(args))
+    if args.action == "synth":
+        if not hasattr(ds, "prepare") or not hasattr(ds, "is_current"):
+            raise BenchError(f"'{ds.name}' is not a synthetic dataset; nothing to generate.",
+                             "Synthetic sets: synthetic-nyuv2, synthetic-cityscapes.")
+        import time
+
+        t0 = time.perf_counter()
+        made = ds.prepare(root, force=args.force, workers=min(4, os.cpu_count() or 1))
+        verb = "Generated" if made else "Up to date:"
+        console.print(f"{verb} {ds.name} at {root} ({time.perf_counter() - t0:.1f} s)")
+    info = ds.check_layout(root)
+    console.print(f"{ds.name} at {root}: layout OK — train {info.sizes['train']}, "
+                  f"val {info.sizes['val']} images of {info.height}×{info.width}")
+    return 0
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+    from rich.table import Table
+
+    from bench.cli_report import table_console
+    from bench.grid import expand_methods
+    from bench.perf import LOOP_REFERENCE, measure
+    from bench.registry import get_dataset
+
+    ds = get_dataset(args.dataset)
+    methods = [m for m in expand_methods(args.methods) if m != "sl"]
+    methods = ["sl", *methods] + ([LOOP_REFERENCE] if args.loop_reference else [])
+    try:
+        height, width_px = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise BenchError(f"Bad --size '{args.size}'.", "Write HxW, e.g. --size 64x96.") from None
+    if height % 32 or width_px % 32:
+        raise BenchError(f"--size {args.size} is not divisible by 32 (SegNet).")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    err = Console(stderr=True, emoji=False)
+    err.print(f"perf: {ds.name} tasks, {height}×{width_px}, batch {args.batch}, width "
+              f"{args.width}, regime {args.regime}, {device}, {torch.get_num_threads()} threads")
+    results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
+                      width_px=width_px, regime=args.regime, steps=args.steps,
+                      rounds=args.rounds, warmup=args.warmup, device=device,
+                      progress=lambda text: err.print(f"  {text}"))
+    base = results[0]
+    table = Table(title=f"Training step time relative to SL ({ds.name}, {height}×{width_px}, "
+                        f"batch {args.batch}, width {args.width}, {args.regime}, {device})",
+                  title_justify="left", header_style="bold")
+    for col in ("method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
+                "time ratio / FLOP ratio"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for r in results:
+        table.add_row(r.method, f"{r.step_s * 1000:.0f}", f"{r.ratio(base):.2f}",
+                      f"{r.flops / 1e9:.2f}", f"{r.flop_ratio(base):.2f}",
+                      f"{r.ratio(base) / r.flop_ratio(base):.2f}")
+    table_console().print(table)
+    if args.out:
+        Path(args.out).write_text(json.dumps({
+            "dataset": ds.name, "size": [height, width_px], "batch": args.batch,
+            "width": args.width, "regime": args.regime, "device": device,
+            "threads": torch.get_num_threads(),
+            "results": [{"method": r.method, "step_s": r.step_s, "steps": r.steps,
+                         "flops": r.flops, "time_ratio": r.ratio(base),
+                         "flop_ratio": r.flop_ratio(base)} for r in results]}, indent=1))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="Benchmark harness for multi-task dense prediction from "
+                                  "partially annotated data (MTPSL, CVPR 2022).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-root", help="data root (default: $BENCH_DATA_ROOT or ./datasets)")
+        p.add_argument("--results", help="record store (default: $BENCH_RESULTS or ./results)")
+
+    p = sub.add_parser("list", help="registered methods, datasets, regimes and profiles")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="train and evaluate a grid of runs, then print the table")
+    p.add_argument("--methods", default="all", help="'all' or a comma list (default: all)")
+    p.add_argument("--dataset", default="synthetic-nyuv2", help="default: synthetic-nyuv2")
+    p.add_argument("--regimes", help="comma list (default: the dataset's paper regimes; "
+                                     "full for SL and STL)")
+    p.add_argument("--seeds", help="comma list of integers (default: the dataset's)")
+    p.add_argument("--profile", help="profile name or path to a .json (default: the dataset's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a profile value, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="runs in parallel worker processes (default: 1 with a GPU; on CPU one per "
+                        "core, at most 8, each with cores/jobs threads)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
+    p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
+    common(p)
+    p.set_defaults(func=cmd_run)
+
+    add_report_commands(sub, common)
+
+    p = sub.add_parser("perf", help="training-step time of each method relative to SL")
+    p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
+    p.add_argument("--dataset", default="synthetic-nyuv2", help="whose tasks to use")
+    p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--width", type=float, default=1.0, help="SegNet width multiplier (default 1)")
+    p.add_argument("--regime", default="onelabel", help="label mask of the batch")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per method per round")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--loop-reference", action="store_true",
+                   help="also time xtc computed with the official code's per-image loop")
+    p.add_argument("--out", help="also write the results as JSON")
+    p.set_defaults(func=cmd_perf)
+
+    p = sub.add_parser("data", help="generate synthetic data / validate a dataset's layout")
+    p.add_argument("action", choices=("synth", "check"))
+    p.add_argument("--dataset", default="synthetic-nyuv2")
+    p.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    common(p)
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        from bench.registry import load_plugins
+
+        load_plugins()
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(exc.message)}", markup=True)
+        if exc.hint:
+            err.print(exc.hint, markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+

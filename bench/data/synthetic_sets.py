@@ -1,0 +1,91 @@
+"""The built-in synthetic datasets: procedural ray-cast scenes written in the real layouts.
+
+``synthetic-nyuv2`` and ``synthetic-cityscapes`` are the NYUv2 / Cityscapes adapters reading data
+that :mod:`bench.data.synthetic` renders on first use (or with ``bench data synth``) into
+``datasets/synthetic-*``, in exactly the on-disk layout of the real preprocessed sets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import ClassVar
+
+from bench.data.cityscapes import Cityscapes
+from bench.data.nyuv2 import NYUv2
+from bench.registry import DATASETS
+
+
+class SyntheticMixin:
+    """Generates the data at ``root`` when it is missing or was made by other settings."""
+
+    synth_kind: ClassVar[str] = ""
+    synth_sizes: ClassVar[dict[str, int]] = {}
+    synth_size: ClassVar[tuple[int, int]] = (64, 96)
+    synth_seed: ClassVar[int] = 0
+    cache_in_memory = True
+    default_profile = "quick"
+    official_sizes = None
+
+    @classmethod
+    def manifest_expected(cls) -> dict:
+        from bench.data.synthetic import GENERATOR_VERSION
+
+        return {"kind": cls.synth_kind, "generator_version": GENERATOR_VERSION,
+                "seed": cls.synth_seed, "n_train": cls.synth_sizes["train"],
+                "n_val": cls.synth_sizes["val"], "height": cls.synth_size[0],
+                "width": cls.synth_size[1]}
+
+    @classmethod
+    def is_current(cls, root: Path) -> bool:
+        try:
+            manifest = json.loads((root / "synthetic.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return all(manifest.get(k) == v for k, v in cls.manifest_expected().items())
+
+    @classmethod
+    def prepare(cls, root: Path, force: bool = False, workers: int = 1) -> bool:
+        """Render the dataset into ``root`` unless an identical one is there; True if rendered."""
+        from bench.data.synthetic import generate_dataset
+
+        root = Path(root)
+        if not force and cls.is_current(root):
+            return False
+        if root.exists():
+            shutil.rmtree(root)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        e = cls.manifest_expected()
+        generate_dataset(cls.synth_kind, root, n_train=e["n_train"], n_val=e["n_val"],
+                         height=e["height"], width=e["width"], seed=e["seed"], workers=workers)
+        return True
+
+
+@DATASETS.register_module(name="synthetic-nyuv2")
+class SyntheticNYUv2(SyntheticMixin, NYUv2):
+    """Procedural indoor scenes in the NYUv2 layout (13 classes, depth, normals), 64×96."""
+
+    name = "synthetic-nyuv2"
+    profile_keys = ("nyuv2", "synthetic-nyuv2")
+    synth_kind = "nyuv2"
+    synth_sizes = {"train": 240, "val": 80}
+    synth_size = (64, 96)
+    native_size = (64, 96)
+    default_seeds = (0,)
+    source = "Built in: generated on first use, or by `bench data synth --dataset synthetic-nyuv2`."
+
+
+@DATASETS.register_module(name="synthetic-cityscapes")
+class SyntheticCityscapes(SyntheticMixin, Cityscapes):
+    """Procedural street scenes in the Cityscapes layout (7 classes, inverse depth), 64×128."""
+
+    name = "synthetic-cityscapes"
+    profile_keys = ("cityscapes", "synthetic-cityscapes")
+    synth_kind = "cityscapes"
+    synth_sizes = {"train": 240, "val": 80}
+    synth_size = (64, 128)
+    native_size = (64, 128)
+    default_seeds = (0,)
+    source = ("Built in: generated on first use, or by "
+              "`bench data synth --dataset synthetic-cityscapes`.")

@@ -1,0 +1,1 @@
+"""Runner glue: one RunSpec → one mmengine Runner → one record."""

@@ -1,0 +1,115 @@
+"""Builders: dataloaders, method, optimiser wrappers and schedulers from a resolved config."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from mmengine.optim import OptimWrapper
+from torch.utils.data import DataLoader, Sampler, default_collate
+
+from bench.data.base import DenseDataset
+from bench.errors import BenchError
+from bench.registry import METHODS, method_class
+
+
+class EpochSampler(Sampler):
+    """Seeded shuffling that yields ``(index, epoch)``: order and augmentation are functions of
+    (seed, epoch, index) only, so a resumed run sees exactly the batches it would have seen."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+        self.n = n
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = (np.random.default_rng([self.seed, self.epoch, 0x5A3]).permutation(self.n)
+                 if self.shuffle else np.arange(self.n))
+        return iter([(int(i), self.epoch) for i in order])
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def _generator(seed: int) -> torch.Generator:
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return g
+
+
+def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], mask: np.ndarray,
+                      needs_second_view: bool) -> tuple[DataLoader, DataLoader]:
+    """Training loader (masked labels, augmentation, optional 2nd view) and validation loader.
+
+    Each loader has its own torch generator, so building iterators never consumes the global
+    RNG (which the methods use) and validation does not shift training randomness.
+    """
+    root = Path(config["execution"]["data_root"])
+    size = tuple(config["dataset"]["size"])
+    seed = config["seed"]
+    train_cfg, eval_cfg = config["train"], config["eval"]
+    workers = int(config["execution"].get("num_workers", 0))
+    images = config["dataset"]["images"]
+    train_set = ds_cls(root, "train", mask=mask, augment=bool(train_cfg.get("augment", True)),
+                       two_views=needs_second_view, size=size, seed=seed, n=images["train"])
+    val_set = ds_cls(root, "val", size=size, seed=seed, n=images["val"])
+    batch = min(int(train_cfg["batch_size"]), len(train_set))
+    if batch < 1:
+        raise BenchError(f"Training split of '{ds_cls.name}' is empty.")
+    common = {"collate_fn": default_collate, "num_workers": workers,
+              "persistent_workers": False, "pin_memory": torch.cuda.is_available()}
+    train = DataLoader(train_set, batch_size=batch, sampler=EpochSampler(len(train_set), seed),
+                       drop_last=True, generator=_generator(seed), **common)
+    val = DataLoader(val_set, batch_size=int(eval_cfg["batch_size"]), shuffle=False,
+                     generator=_generator(seed + 1), **common)
+    return train, val
+
+
+def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
+    m = config["method"]
+    return METHODS.build({"type": m["name"], "tasks": tasks,
+                          "width": config["model"]["width"], **m["options"]})
+
+
+def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    cfg = dict(cfg)
+    name = cfg.pop("type")
+    cls = getattr(torch.optim, name, None)
+    if cls is None:
+        raise BenchError(f"Unknown optimizer '{name}' in the profile.",
+                         "Use a class name of torch.optim, e.g. Adam or SGD.")
+    return cls(params, **cfg)
+
+
+def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not cfg:
+        return []
+    return [{"by_epoch": True, **cfg}]
+
+
+def build_optimisation(method: torch.nn.Module, config: dict[str, Any]
+                       ) -> tuple[Any, Any]:
+    """OptimWrapper (or a dict of them, one per group) and matching param-scheduler configs."""
+    groups = method.optim_groups()
+    optim_cfg = config["optim"]
+    missing = set(groups) - set(optim_cfg)
+    if missing:
+        raise BenchError(f"No optimiser settings for groups {sorted(missing)} of method "
+                         f"'{config['method']['name']}'.")
+    wrappers = {name: OptimWrapper(optimizer=_optimizer(params, optim_cfg[name]["optimizer"]))
+                for name, params in groups.items()}
+    schedulers = {name: _scheduler(optim_cfg[name].get("scheduler")) for name in groups}
+    if list(wrappers) == ["net"]:
+        return wrappers["net"], schedulers["net"] or None
+    return wrappers, schedulers
+
+
+def needs_second_view(method_name: str) -> bool:
+    return bool(method_class(METHODS.get(method_name)).needs_second_view)

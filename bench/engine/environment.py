@@ -1,0 +1,54 @@
+"""The environment a run executed in, stored with its record."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import mmengine
+import numpy as np
+import torch
+
+from bench import __version__
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_commit() -> dict[str, Any]:
+    """Git commit of the harness checkout (``None`` outside a git checkout) and dirtiness."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, text=True,
+                                capture_output=True, timeout=5, check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                    cwd=PROJECT_ROOT, text=True, capture_output=True,
+                                    timeout=5).stdout.strip())
+        return {"commit": commit, "dirty": dirty}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {
+        "harness": __version__,
+        **project_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mmengine": mmengine.__version__,
+        "numpy": np.__version__,
+        "device": device.type,
+        "device_name": device_name(device),
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "hostname": platform.node(),
+    }

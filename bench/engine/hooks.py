@@ -1,0 +1,167 @@
+"""mmengine hooks of the harness: run state (history, timing, RNG, divergence) and progress."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine.hooks import Hook
+
+from bench.engine.checkpoint import (
+    from_plain_message_hub,
+    rng_state,
+    set_rng_state,
+    to_plain_message_hub,
+)
+from bench.engine.memory import PeakMemory
+from bench.engine.progress import ProgressSink
+
+
+class DivergedError(RuntimeError):
+    """Training produced a non-finite loss."""
+
+
+class RunStateHook(Hook):
+    """Collects what the record needs and makes resumed runs continue exactly.
+
+    * per-epoch validation metrics and mean training losses (``history``), persisted next to the
+      checkpoints after every validation so a resumed run keeps its earlier epochs;
+    * time per training step (wall clock, CUDA-synchronised) and peak memory;
+    * RNG states saved into every checkpoint and restored on resume, so a killed run ends with
+      the same numbers as an uninterrupted one (CPU);
+    * the message hub stored without ``HistoryBuffer`` objects (see :mod:`bench.engine.checkpoint`);
+    * a non-finite loss stops training with :class:`DivergedError`.
+    """
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, state_file: Path, device: torch.device) -> None:
+        self.state_file = Path(state_file)
+        self.device = device
+        self.history: list[dict[str, Any]] = []
+        self.step_times: list[float] = []
+        self.resumed = 0
+        self.previous_train_time = 0.0
+        self.train_time = 0.0
+        self._epoch_losses: dict[str, list[float]] = {}
+        self._pending_rng: dict[str, Any] | None = None
+        self._t0 = 0.0
+        self.memory = PeakMemory(device)
+        if self.state_file.is_file():
+            saved = json.loads(self.state_file.read_text())
+            self.history = saved.get("history", [])
+            self.previous_train_time = saved.get("train_time", 0.0)
+            self.resumed = saved.get("resumed", 0)
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+        checkpoint["message_hub"] = to_plain_message_hub(checkpoint["message_hub"])
+        checkpoint.setdefault("meta", {})["bench_rng"] = rng_state()
+
+    def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
+        if "message_hub" in checkpoint:
+            checkpoint["message_hub"] = from_plain_message_hub(checkpoint["message_hub"])
+        self._pending_rng = checkpoint.get("meta", {}).get("bench_rng")
+
+    # -- training -------------------------------------------------------------------------------
+    def before_train(self, runner: Any) -> None:
+        if self._pending_rng is not None:
+            set_rng_state(self._pending_rng)
+            self._pending_rng = None
+        self.memory.reset()
+        self._t0 = time.perf_counter()
+        if runner.iter == 0:  # fresh start (no checkpoint): forget any earlier attempt
+            self.history, self.resumed, self.previous_train_time = [], 0, 0.0
+            return
+        self.resumed += 1
+        epoch = int(runner.epoch)
+        # keep only epochs up to the checkpoint (later ones will be recomputed)
+        self.history = [h for h in self.history if h["epoch"] <= epoch]
+        loop = runner.train_loop
+        due = epoch >= loop.val_begin and (epoch % loop.val_interval == 0
+                                           or epoch == loop.max_epochs)
+        if due and not any(h["epoch"] == epoch for h in self.history):
+            runner.val_loop.run()  # the run was killed while validating this epoch
+
+    def before_train_epoch(self, runner: Any) -> None:
+        self._epoch_losses = {}
+
+    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        self._sync()
+        self._iter_start = time.perf_counter()
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: dict | None = None) -> None:
+        self._sync()
+        self.step_times.append(time.perf_counter() - self._iter_start)
+        outputs = outputs or {}
+        for key, value in outputs.items():
+            v = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            if key == "loss" and not math.isfinite(v):
+                raise DivergedError(f"non-finite loss ({v}) at epoch {runner.epoch + 1}, "
+                                    f"iteration {runner.iter + 1}")
+            self._epoch_losses.setdefault(key, []).append(v)
+        self.memory.sample()
+
+    def after_val_epoch(self, runner: Any, metrics: dict[str, float] | None = None) -> None:
+        epoch = runner.epoch if runner.train_loop is not None else 0
+        entry = {"epoch": int(epoch), "iter": int(runner.iter),
+                 "metrics": {k: float(v) for k, v in (metrics or {}).items()},
+                 "train": {k: sum(v) / len(v) for k, v in self._epoch_losses.items() if v}}
+        self.history = [h for h in self.history if h["epoch"] != entry["epoch"]] + [entry]
+        self.persist()
+
+    def after_train(self, runner: Any) -> None:
+        self.train_time = time.perf_counter() - self._t0
+        self.persist()
+
+    def persist(self) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"history": self.history, "resumed": self.resumed,
+                                   "train_time": self.previous_train_time + (
+                                       time.perf_counter() - self._t0 if self._t0 else 0.0)}))
+        tmp.replace(self.state_file)
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def step_time(self, warmup: int = 3) -> float | None:
+        """Median wall time of one training step, ignoring the first ``warmup`` steps."""
+        times = self.step_times[warmup:] or self.step_times
+        if not times:
+            return None
+        times = sorted(times)
+        return times[len(times) // 2]
+
+
+class ProgressHook(Hook):
+    """Reports iterations and validation results of one run to a :class:`ProgressSink`."""
+
+    priority = "LOW"
+
+    def __init__(self, sink: ProgressSink, key: str, label: str, primary: list[str]) -> None:
+        self.sink = sink
+        self.key = key
+        self.label = label
+        self.primary = primary
+        self.info = ""
+
+    def before_train(self, runner: Any) -> None:
+        self.sink.start(self.key, self.label, runner.max_iters, runner.iter)
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: dict | None = None) -> None:
+        value = (outputs or {}).get("loss", float("nan"))
+        loss = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+        self.sink.update(self.key, runner.iter + 1,
+                         f"ep {runner.epoch + 1}/{runner.max_epochs} loss {loss:.3f} {self.info}")
+
+    def after_val_epoch(self, runner: Any, metrics: dict[str, float] | None = None) -> None:
+        metrics = metrics or {}
+        parts = [f"{k.split('/')[0][:4]} {metrics[k]:.3g}" for k in self.primary if k in metrics]
+        self.info = "· " + " ".join(parts) if parts else ""

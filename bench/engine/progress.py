@@ -1,0 +1,128 @@
+"""Progress display: a rich live view of the grid, fed by events from one or more runs.
+
+Runs report through a :class:`ProgressSink` (start / update / finish / message). In one process
+the sink is the :class:`RichGridProgress` itself; runs in worker processes get a
+:class:`QueueSink` whose events the main process replays into the display.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class ProgressSink(Protocol):
+    def start(self, key: str, label: str, total: int, completed: int) -> None: ...
+    def update(self, key: str, completed: int, info: str = "") -> None: ...
+    def finish(self, key: str, status: str, summary: str = "") -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class NullSink:
+    """Discards every event (tests, library use)."""
+
+    def start(self, key: str, label: str, total: int, completed: int) -> None:
+        pass
+
+    def update(self, key: str, completed: int, info: str = "") -> None:
+        pass
+
+    def finish(self, key: str, status: str, summary: str = "") -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+class RichGridProgress:
+    """One bar for the whole grid plus one bar per active run."""
+
+    def __init__(self, total_runs: int, console: Console | None = None,
+                 title: str = "runs") -> None:
+        self.console = console or Console(stderr=True, emoji=False)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=28),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}", style="dim"),
+            console=self.console,
+            transient=False,
+            refresh_per_second=4,
+        )
+        self.grid = self.progress.add_task(f"[bold]{title}", total=total_runs, info="")
+        self.runs: dict[str, TaskID] = {}
+
+    def __enter__(self) -> RichGridProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def start(self, key: str, label: str, total: int, completed: int) -> None:
+        if key in self.runs:
+            self.progress.update(self.runs[key], total=total, completed=completed)
+            return
+        self.runs[key] = self.progress.add_task(f"  {label}", total=total, completed=completed,
+                                                info="resumed" if completed else "")
+
+    def update(self, key: str, completed: int, info: str = "") -> None:
+        if key in self.runs:
+            self.progress.update(self.runs[key], completed=completed, info=info)
+
+    def finish(self, key: str, status: str, summary: str = "") -> None:
+        task = self.runs.pop(key, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        self.progress.advance(self.grid)
+        colour = {"ok": "green", "skipped": "cyan", "diverged": "yellow"}.get(status, "red")
+        self.progress.console.print(f"[{colour}]{status:>8}[/] {escape(summary)}",
+                                    soft_wrap=True)
+
+    def message(self, text: str) -> None:
+        self.progress.console.print(escape(text), soft_wrap=True)
+
+
+class QueueSink:
+    """Forwards events to a multiprocessing queue (used inside worker processes)."""
+
+    def __init__(self, queue: Any, min_interval: float = 0.25) -> None:
+        self.queue = queue
+        self.min_interval = min_interval
+        self._last = 0.0
+
+    def start(self, key: str, label: str, total: int, completed: int) -> None:
+        self.queue.put(("start", key, label, total, completed))
+
+    def update(self, key: str, completed: int, info: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last >= self.min_interval:
+            self._last = now
+            self.queue.put(("update", key, completed, info))
+
+    def finish(self, key: str, status: str, summary: str = "") -> None:
+        self.queue.put(("finish", key, status, summary))
+
+    def message(self, text: str) -> None:
+        self.queue.put(("message", text))
+
+
+def replay(event: tuple, sink: ProgressSink) -> None:
+    """Apply one queued event to ``sink``."""
+    kind, *args = event
+    getattr(sink, kind)(*args)

@@ -1,0 +1,247 @@
+"""The grid: expand a ``bench run`` command into RunSpecs, skip finished runs, execute the rest.
+
+Runs execute one after another in this process (``--jobs 1``) or in ``--jobs N`` worker
+processes, each with ``cores / N`` threads (several small runs share a machine better than one
+run uses it). Progress from every run goes to one rich display.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.data.base import DenseDataset, LayoutInfo
+from bench.engine.progress import ProgressSink, QueueSink, RichGridProgress, replay
+from bench.errors import BenchError
+from bench.regimes import parse_regime
+from bench.registry import (
+    get_dataset,
+    get_method,
+    in_all,
+    method_class,
+    method_names,
+)
+from bench.runspec import RunSpec, config_hash, resolve
+from bench.store import is_finished, read_record, run_dir
+
+
+@dataclass
+class PlannedRun:
+    spec: RunSpec
+    config: dict[str, Any]
+    directory: Path
+    finished: bool
+
+
+def expand_methods(text: str) -> list[str]:
+    """``all`` or a comma list → registered method names (validated, display order kept)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise BenchError("No method given.", "Use --methods all or e.g. --methods sl,stl.")
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out += [m for m in method_names() if in_all(m)]
+        else:
+            get_method(name)
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise BenchError(f"Bad --seeds '{text}'.", "Give integers, e.g. --seeds 0,1,2.") from None
+    if not seeds:
+        raise BenchError("No seed given.", "Give integers, e.g. --seeds 0,1,2.")
+    return list(dict.fromkeys(seeds))
+
+
+def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
+                seeds: list[int] | None, profile: str | None,
+                overrides: tuple[tuple[str, Any], ...] = ()) -> list[RunSpec]:
+    """RunSpecs of a command line; defaults come from the dataset and each method."""
+    ds = get_dataset(dataset)
+    seeds = seeds or list(ds.default_seeds)
+    profile = profile or ds.default_profile
+    if regimes is not None:
+        regimes = [parse_regime(r).name for r in regimes]  # validate early
+    specs = []
+    for method in methods:
+        cls = method_class(get_method(method))
+        if regimes is not None:
+            method_regimes = regimes
+        else:
+            method_regimes = (list(ds.default_regimes) if cls.default_in_partial else []) + (
+                ["full"] if cls.default_in_full else [])
+        for regime in method_regimes:
+            for seed in seeds:
+                specs.append(RunSpec(method, dataset, regime, seed, profile, tuple(overrides)))
+    return specs
+
+
+def prepare_dataset(dataset: str, data_root: Path, sink: ProgressSink | None = None
+                    ) -> LayoutInfo:
+    """Generate (synthetic) or locate the data and validate its layout before any training."""
+    ds: type[DenseDataset] = get_dataset(dataset)
+    root = ds.default_root(Path(data_root))
+    if hasattr(ds, "is_current") and not ds.is_current(root):
+        if sink:
+            sink.message(f"Generating {dataset} into {root} …")
+        t0 = time.perf_counter()
+        ds.prepare(root, workers=min(4, os.cpu_count() or 1))
+        if sink:
+            sink.message(f"Generated {dataset} in {time.perf_counter() - t0:.1f} s")
+    return ds.check_layout(root)
+
+
+def plan(specs: list[RunSpec], layout: LayoutInfo, results_root: Path) -> list[PlannedRun]:
+    out = []
+    for spec in specs:
+        config = resolve(spec, layout)
+        directory = run_dir(results_root, spec, config_hash(config))
+        out.append(PlannedRun(spec, config, directory, is_finished(directory)))
+    return out
+
+
+def _summary(record: dict[str, Any], spec: RunSpec) -> str:
+    metrics = record.get("metrics", {})
+    prim = [f"{t['name']} {metrics[t['name'] + '/' + t['primary']]:.4g}" for t in
+            record.get("tasks", []) if t["name"] + "/" + t["primary"] in metrics]
+    timing = record.get("timing", {})
+    text = f"{spec.label()}  {'  '.join(prim)}  ({timing.get('wall_time_s', 0):.0f} s)"
+    if record.get("status") != "ok" and record.get("error"):
+        text += f"\n         {record['error']['message'].splitlines()[0]}"
+    return text
+
+
+def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress) -> dict[str, int]:
+    """Run every unfinished run; returns counts per status (``skipped`` for finished ones)."""
+    counts: dict[str, int] = {}
+    todo = []
+    for run in runs:
+        if run.finished:
+            record = read_record(run.directory) or {}
+            counts["skipped"] = counts.get("skipped", 0) + 1
+            progress.finish(run.directory.name, "skipped",
+                            f"{run.spec.label()}: already finished ({record.get('status')}) "
+                            f"in {run.directory}")
+        else:
+            todo.append(run)
+    if jobs <= 1:
+        import torch
+
+        from bench.engine.execute import run_one
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        for run in todo:
+            record = run_one(run.spec, run.config, run.directory, progress)
+            _count(counts, record["status"])
+            progress.finish(run.directory.name, record["status"], _summary(record, run.spec))
+        return counts
+    if not todo:
+        return counts
+    return _execute_parallel(todo, jobs, progress, counts)
+
+
+def resolve_jobs(requested: int | None) -> int:
+    """``--jobs``: as given, else 1 with CUDA, else one per CPU core (at most 8).
+
+    Small CPU runs use cores better side by side (one thread each) than one at a time; the
+    count never depends on how many runs are left, so a resumed run gets the same threads.
+    """
+    if requested is not None:
+        if requested < 1:
+            raise BenchError(f"--jobs must be at least 1, got {requested}.")
+        return requested
+    import torch
+
+    if torch.cuda.is_available():
+        return 1
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _count(counts: dict[str, int], status: str) -> None:
+    counts[status] = counts.get(status, 0) + 1
+
+
+def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgress,
+                      counts: dict[str, int]) -> dict[str, int]:
+    ctx = mp.get_context("spawn")
+    events = ctx.Queue()  # handed to workers at start-up (no manager process to outlive us)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    stop = threading.Event()
+
+    def pump() -> None:
+        while not stop.is_set():
+            try:
+                replay(events.get(timeout=0.1), progress)
+            except queue_mod.Empty:
+                continue
+            except (EOFError, BrokenPipeError, ConnectionError):
+                return
+
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                               initargs=(threads, os.getpid(), events))
+    try:
+        futures = {pool.submit(_run_in_worker, run.spec, run.config, str(run.directory)): run
+                   for run in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for fut in done:
+                run = futures[fut]
+                record = fut.result()
+                _count(counts, record["status"])
+                progress.finish(run.directory.name, record["status"],
+                                _summary(record, run.spec))
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        stop.set()
+        pumper.join(timeout=2)
+    pool.shutdown()
+    return counts
+
+
+_EVENTS = None
+
+
+def _init_worker(threads: int, parent: int, events: Any) -> None:
+    global _EVENTS
+    import torch
+
+    _EVENTS = events
+    torch.set_num_threads(threads)
+
+    def watch_parent() -> None:  # a SIGKILLed parent must not leave workers training
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(1.0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
+
+
+def _run_in_worker(spec: RunSpec, config: dict[str, Any], directory: str) -> dict[str, Any]:
+    from bench.engine.execute import run_one
+    from bench.registry import load_plugins
+
+    load_plugins()
+    record = run_one(spec, config, Path(directory), QueueSink(_EVENTS))
+    return {"status": record["status"], "metrics": record.get("metrics", {}),
+            "tasks": record.get("tasks", []), "timing": record.get("timing", {}),
+            "error": record.get("error")}

@@ -1,0 +1,153 @@
+"""The task-agnostic, task-pair-conditioned joint mapping network of the paper (Sec. 3.2).
+
+:class:`CrossTaskMapping` is the SegNet encoder (five stages) preceded by one input layer per task
+(3×3 conv, BN, ReLU; task ``k``'s prediction or label has its own channel count). Each encoder
+convolution is followed by batch norm and a FiLM transform conditioned on the task pair::
+
+    h ← γ(A) ⊙ h + β(A),   γ(A) = Γ a,  β(A) = Β a
+
+with ``a`` the flattened off-diagonal entries of the K×K pair matrix A (``A[s, t] = 1``), i.e.
+γ and β are linear in A without bias, ``Γ, Β ∈ R^{C×K(K−1)}`` per layer (official code: ``gamma``
+initialised to ones, ``beta`` to zeros). With ``cond=False`` there is no FiLM: one mapping serves
+every pair (Table 6, "w/o cond").
+
+Unlike the official code, which calls the network once per (image, pair) and input, :meth:`forward`
+maps all rows of a batch in one pass: every row carries its input task and its pair index; rows are
+grouped by input task for the input layers (a loop over the K tasks), then the shared encoder runs
+once with per-row FiLM vectors. Batch norm uses per-row statistics
+(:class:`~bench.nets.norm.PerImageBatchNorm2d`), which is what one-image calls compute, so the
+batched result equals the per-row loop. Parameter names follow the official ``Mapfns``
+(``mapfns.pred_encoder_source``, ``mapfns.encoder_block.*.{conv,bn,gamma,beta}``, …).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from bench.nets.norm import PerImageBatchNorm2d
+from bench.nets.segnet import init_weights, segnet_filters
+
+
+def num_pairs(k: int) -> int:
+    return k * (k - 1)
+
+
+def pair_index(source: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Index of ordered pair (s, t), s ≠ t, in the row-major off-diagonal flattening of A."""
+    return source * (k - 1) + target - (target > source).long()
+
+
+class FiLMConv(nn.Module):
+    """3×3 conv → per-row BN → FiLM(γ(A), β(A)) → ReLU (official ``conv_task``)."""
+
+    def __init__(self, cin: int, cout: int, pairs: int, cond: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, kernel_size=3, padding=1)
+        self.bn = PerImageBatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.cond = cond
+        if cond:
+            self.gamma = nn.Parameter(torch.ones(cout, pairs))
+            self.beta = nn.Parameter(torch.zeros(cout, pairs))
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
+        x = self.bn(self.conv(x))
+        if self.cond:
+            assert a is not None
+            gamma = (a @ self.gamma.t())[:, :, None, None]
+            beta = (a @ self.beta.t())[:, :, None, None]
+            x = x * gamma + beta
+        return self.relu(x)
+
+
+class _Stage(nn.Module):
+    """Two FiLM convs in sequence (stages 3–5 of the SegNet encoder)."""
+
+    def __init__(self, c: int, pairs: int, cond: bool) -> None:
+        super().__init__()
+        self.add_module("0", FiLMConv(c, c, pairs, cond))
+        self.add_module("1", FiLMConv(c, c, pairs, cond))
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
+        return self[1](self[0](x, a), a)
+
+    def __getitem__(self, i: int) -> FiLMConv:
+        return getattr(self, str(i))
+
+
+class MappingEncoder(nn.Module):
+    """Task input layers + FiLM-conditioned SegNet encoder (official ``SegNet_enc``)."""
+
+    def __init__(self, input_channels: Sequence[int], width: float, cond: bool) -> None:
+        super().__init__()
+        f = segnet_filters(width)
+        self.filters = f
+        self.k = len(input_channels)
+        pairs = num_pairs(self.k)
+        self.pred_encoder_source = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(c, f[0], kernel_size=3, padding=1), PerImageBatchNorm2d(f[0]),
+                          nn.ReLU(inplace=True)) for c in input_channels])
+        self.encoder_block = nn.ModuleList([FiLMConv(f[0], f[0], pairs, cond)])
+        self.conv_block_enc = nn.ModuleList([FiLMConv(f[0], f[0], pairs, cond)])
+        for i in range(4):
+            self.encoder_block.append(FiLMConv(f[i], f[i + 1], pairs, cond))
+            self.conv_block_enc.append(FiLMConv(f[i + 1], f[i + 1], pairs, cond) if i == 0
+                                       else _Stage(f[i + 1], pairs, cond))
+        self.down_sampling = nn.MaxPool2d(kernel_size=2, stride=2)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
+        for enc, conv in zip(self.encoder_block, self.conv_block_enc, strict=True):
+            x = self.down_sampling(conv(enc(x, a), a))
+        return x
+
+
+class CrossTaskMapping(nn.Module):
+    """Maps (input task, task pair, dense input) rows to the joint pairwise space, batched."""
+
+    def __init__(self, input_channels: Sequence[int], width: float = 1.0, cond: bool = True
+                 ) -> None:
+        super().__init__()
+        self.k = len(input_channels)
+        self.cond = cond
+        self.mapfns = MappingEncoder(input_channels, width, cond)
+        init_weights(self)
+        if cond:  # FiLM starts as the identity (γ = 1, β = 0), as in the official code
+            for name, p in self.named_parameters():
+                if name.endswith(".gamma"):
+                    nn.init.ones_(p)
+                elif name.endswith(".beta"):
+                    nn.init.zeros_(p)
+
+    def film_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters() if n.endswith((".gamma", ".beta"))]
+
+    def other_parameters(self) -> list[nn.Parameter]:
+        return [p for n, p in self.named_parameters() if not n.endswith((".gamma", ".beta"))]
+
+    def forward(self, inputs: Sequence[torch.Tensor], input_task: torch.Tensor,
+                pair: torch.Tensor) -> torch.Tensor:
+        """Map rows to the joint space.
+
+        ``inputs[k]`` holds the rows whose input task is ``k`` (``[R_k, C_k, H, W]``, in the
+        order the rows of task ``k`` appear in ``input_task``); ``input_task`` and ``pair`` are
+        ``[R]`` (pair index of :func:`pair_index`). Returns ``[R, C, H/32, W/32]`` in row order.
+        """
+        r = input_task.numel()
+        first = None
+        for k in range(self.k):
+            rows = (input_task == k).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            h = self.mapfns.pred_encoder_source[k](inputs[k])
+            if first is None:
+                first = h.new_empty((r, *h.shape[1:]))
+            first[rows] = h
+        assert first is not None, "no rows to map"
+        a = None
+        if self.cond:
+            a = torch.zeros(r, num_pairs(self.k), device=first.device, dtype=first.dtype)
+            a[torch.arange(r, device=first.device), pair] = 1.0
+        return self.mapfns(first, a)

@@ -1,0 +1,125 @@
+"""``bench perf``: training-step time of each method relative to SL, side by side on one batch.
+
+Every method is built with the same seed and width, gets real optimiser wrappers (its own groups:
+net, FiLM, discriminator…) and runs its real ``train_step`` on the *same* batch (random images
+and labels shaped like the dataset's, a label mask from a regime, and the second view the
+cross-task methods use). Methods are timed in interleaved rounds (method A, B, … then again) so
+drift of the machine affects all alike; the median step time is reported with the FLOPs of one
+step (forward + backward, ``torch.utils.flop_counter``), so a time ratio can be compared with the
+work ratio. ``xtc (official-style loop)`` times the same xtc loss computed as the official code
+does (a Python loop over images and pairs, one mapping call per input).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.regimes import parse_regime
+from bench.registry import METHODS, get_dataset
+from bench.tasks import DepthTask, NormalTask, SemanticTask, Task
+
+LOOP_REFERENCE = "xtc (official-style loop)"
+
+
+@dataclass
+class PerfResult:
+    method: str
+    step_s: float
+    steps: int
+    flops: float
+
+    def ratio(self, base: PerfResult) -> float:
+        return self.step_s / base.step_s
+
+    def flop_ratio(self, base: PerfResult) -> float:
+        return self.flops / base.flops if base.flops else float("nan")
+
+
+def random_batch(tasks: tuple[Task, ...], batch: int, height: int, width: int, regime: str,
+                 seed: int = 0) -> dict[str, Any]:
+    """A fixed batch shaped like the dataset's, with a label mask drawn from ``regime``."""
+    g = torch.Generator().manual_seed(seed)
+
+    def labels() -> dict[str, torch.Tensor]:
+        out = {}
+        for t in tasks:
+            if isinstance(t, SemanticTask):
+                out[t.name] = torch.randint(-1, t.num_classes, (batch, height, width), generator=g)
+            elif isinstance(t, DepthTask):
+                out[t.name] = torch.rand(batch, 1, height, width, generator=g) * 5 + 0.1
+            elif isinstance(t, NormalTask):
+                out[t.name] = F.normalize(torch.randn(batch, 3, height, width, generator=g), dim=1)
+        return out
+
+    mask = torch.from_numpy(parse_regime(regime).mask(batch, [t.name for t in tasks], seed))
+    lab, lab2 = labels(), labels()
+    for k, t in enumerate(tasks):  # as the data pipeline does: unlabelled tasks are blank
+        rows = ~mask[:, k]
+        lab[t.name][rows] = t.blank_label(lab[t.name][rows])
+        lab2[t.name][rows] = t.blank_label(lab2[t.name][rows])
+    return {"image": torch.rand(batch, 3, height, width, generator=g), "labels": lab,
+            "label_mask": mask, "index": torch.arange(batch),
+            "view2": {"image": torch.rand(batch, 3, height, width, generator=g), "labels": lab2}}
+
+
+def _wrappers(model: torch.nn.Module) -> OptimWrapper | OptimWrapperDict:
+    groups = model.optim_groups()
+    wrappers = {k: OptimWrapper(torch.optim.Adam(v, lr=1e-4)) for k, v in groups.items()}
+    return wrappers["net"] if len(wrappers) == 1 else OptimWrapperDict(**wrappers)
+
+
+def build_for_perf(name: str, tasks: tuple[Task, ...], width: float) -> torch.nn.Module:
+    if name == LOOP_REFERENCE:
+        from methods.xtc import CrossTaskConsistency, xtc_loss_per_row_loop
+
+        class OfficialStyleLoop(CrossTaskConsistency):
+            def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2,
+                             feature2):
+                return {"loss_xtc": xtc_loss_per_row_loop(self, mask, preds2, labels2, feature2)}
+
+        return OfficialStyleLoop(tasks, width=width)
+    return METHODS.build({"type": name, "tasks": tasks, "width": width})
+
+
+def measure(methods: list[str], dataset: str, *, width: float, batch: int, height: int,
+            width_px: int, regime: str, steps: int, rounds: int, warmup: int,
+            device: str = "cpu", progress: Callable[[str], None] | None = None
+            ) -> list[PerfResult]:
+    """Median training-step time and FLOPs per method on one shared batch."""
+    tasks = get_dataset(dataset).build_tasks()
+    data = random_batch(tasks, batch, height, width_px, regime)
+    models, wrappers, flops = {}, {}, {}
+    for name in methods:
+        torch.manual_seed(0)
+        model = build_for_perf(name, tasks, width).to(device).train()
+        models[name], wrappers[name] = model, _wrappers(model)
+        for _ in range(warmup):
+            model.train_step(data, wrappers[name])
+        with FlopCounterMode(display=False) as counter:
+            model.train_step(data, wrappers[name])
+        flops[name] = float(counter.get_total_flops())
+        if progress:
+            progress(f"built {name}: {flops[name] / 1e9:.1f} GFLOP per step")
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    for r in range(rounds):
+        for name in methods:
+            for _ in range(steps):
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                models[name].train_step(data, wrappers[name])
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - t0)
+        if progress:
+            progress(f"round {r + 1}/{rounds} done")
+    return [PerfResult(n, statistics.median(times[n]), len(times[n]), flops[n]) for n in methods]

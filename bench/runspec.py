@@ -1,0 +1,116 @@
+"""RunSpec → fully resolved run configuration, and its hash.
+
+A :class:`RunSpec` names one run: method × dataset × regime × seed × profile (+ ``--set``
+overrides). :func:`resolve` expands it into a plain, JSON-able dict holding every setting that can
+change the result: the method and its options, the dataset's identity (tasks, split sizes,
+resolution, generator settings for synthetic data; not where it lies on disk), the regime, the
+seed and every training hyper-parameter. The SHA-256 of that dict identifies the run: a changed
+setting gives a new run in a new folder, never mixed with old records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import __version__
+from bench.data.base import DenseDataset, LayoutInfo
+from bench.errors import BenchError
+from bench.profiles import apply_overrides, deep_merge, resolve_profile
+from bench.regimes import parse_regime
+from bench.registry import get_dataset, get_method, method_class, method_fixed_options
+
+RECORD_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the grid."""
+
+    method: str
+    dataset: str
+    regime: str
+    seed: int
+    profile: str
+    overrides: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    def label(self) -> str:
+        return f"{self.method} · {self.regime} · seed {self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["overrides"] = [list(o) for o in self.overrides]
+        return d
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """SHA-256 of the config without its ``execution`` section (paths, worker counts)."""
+    hashed = {k: v for k, v in config.items() if k != "execution"}
+    return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
+
+
+def group_hash(config: dict[str, Any]) -> str:
+    """Hash of the config without the seed: runs that differ only by seed share it."""
+    hashed = {k: v for k, v in config.items() if k not in ("execution", "seed")}
+    return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
+
+
+def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
+    """The full configuration of ``spec`` on a dataset whose layout was checked as ``layout``."""
+    registered = get_method(spec.method)
+    cls = method_class(registered)
+    ds: type[DenseDataset] = get_dataset(spec.dataset)
+    regime = parse_regime(spec.regime)
+    profile = resolve_profile(spec.profile, list(getattr(ds, "profile_keys", (ds.name,))))
+    profile = apply_overrides(profile, list(spec.overrides))
+
+    methods_cfg = profile.get("methods", {})
+    options = deep_merge(methods_cfg.get(cls.family, {}), methods_cfg.get(spec.method, {}))
+    optim_over = options.pop("optim", {})
+    options = {**options, **method_fixed_options(registered)}
+    train = profile["train"]
+    optim = {"net": {"optimizer": train["optimizer"], "scheduler": train["scheduler"]}}
+    for group, defaults in cls.optim_group_defaults(options).items():
+        optim[group] = deep_merge(defaults, optim_over.get(group, {}))
+
+    size = tuple(profile.get("data", {}).get("size") or (layout.height, layout.width))
+    if size[0] % 32 or size[1] % 32:
+        raise BenchError(f"Input size {size[0]}×{size[1]} is not divisible by 32, which SegNet "
+                         "needs (five 2× poolings).",
+                         "Set data.size in the profile (e.g. --set data.size=[64,96]).")
+    fingerprint: dict[str, Any] = {"sizes": layout.sizes, "stored_size": [layout.height,
+                                                                           layout.width]}
+    limits = profile.get("data", {}).get("limit") or {}
+    used = {split: min(n, int(limits[split])) if limits.get(split) else n
+            for split, n in layout.sizes.items()}
+    if hasattr(ds, "manifest_expected"):
+        fingerprint["synthetic"] = ds.manifest_expected()
+    return {
+        "schema": RECORD_SCHEMA,
+        "harness_version": __version__,
+        "method": {"name": spec.method, "family": cls.family, "options": options},
+        "dataset": {"name": ds.name, "tasks": list(ds.task_names()), "size": list(size),
+                    "images": used, "fingerprint": fingerprint},
+        "regime": regime.name,
+        "seed": int(spec.seed),
+        "profile": spec.profile,
+        "overrides": [list(o) for o in spec.overrides],
+        "model": profile["model"],
+        "train": {k: v for k, v in train.items()
+                  if k not in ("optimizer", "scheduler", "num_workers")},
+        "eval": profile["eval"],
+        "optim": optim,
+        # how and where it runs, not what it computes: excluded from the hashes
+        "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0)},
+    }
+
+
+def data_root_for(ds: type[DenseDataset], data_root: Path) -> Path:
+    return ds.default_root(Path(data_root))

@@ -1,0 +1,106 @@
+"""Contrastive-Loss: the joint pairwise spaces trained with a margin loss instead of L_ct + R."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from bench.nets.mapping import CrossTaskMapping, pair_index
+from bench.registry import METHODS
+from bench.tasks import Task
+from methods.crosstask import (
+    ConditionalMappingMixin,
+    CrossTaskMethod,
+    encode_rows,
+    mean_cosine_distance,
+    pair_rows,
+)
+
+
+def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
+                       preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                       n: torch.Tensor, s: torch.Tensor, t: torch.Tensor, batch: int
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mapped labels of the rows, and the mapped predictions of *every* image for each row's pair.
+
+    Returns ``target [R, C, h, w]`` and ``sources [R, B, C, h, w]`` with ``sources[r, j]`` =
+    :math:`m^{s_r\\to s_r t_r}(\\hat y^{s_r}(x_j))`: the positive of row r is
+    ``sources[r, n_r]``, the other images its negatives. Each distinct pair of the batch is mapped
+    once for all B images, in the same pass as the targets (``P·B + R`` rows).
+    """
+    k = len(tasks)
+    pairs = pair_index(s, t, k)
+    uniq, inverse = torch.unique(pairs, return_inverse=True)
+    us = uniq // (k - 1)  # source task of each distinct pair
+    all_images = torch.arange(batch, device=n.device)
+    src_n = all_images.repeat(len(uniq))
+    src_s = us.repeat_interleave(batch)
+    src_pair = uniq.repeat_interleave(batch)
+    src = encode_rows(tasks, preds, src_n, src_s, labels=False)
+    tgt = encode_rows(tasks, labels, n, t, labels=True)
+    inputs = [torch.cat([x for x in (a, b) if x is not None]) if (a is not None or b is not None)
+              else None for a, b in zip(src, tgt, strict=True)]
+    mapped = mapping(inputs, torch.cat([src_s, t]), torch.cat([src_pair, pairs]))
+    m = src_n.numel()
+    sources = mapped[:m].view(len(uniq), batch, *mapped.shape[1:])[inverse]
+    return mapped[m:], sources
+
+
+def margin_row_losses(target: torch.Tensor, sources: torch.Tensor, n: torch.Tensor,
+                      margin: float) -> torch.Tensor:
+    """Per row: :math:`\\frac{1}{B-1}\\sum_{j\\ne n}\\max(0, \\mu + d(a, p) - d(a, q_j))`.
+
+    Anchor :math:`a = m^{t\\to st}(y^t_n)`, positive :math:`p = m^{s\\to st}(\\hat y^s_n)`,
+    negatives :math:`q_j = m^{s\\to st}(\\hat y^s_j)`, :math:`d` the mean cosine distance.
+    Zero when the batch holds a single image (no negative).
+    """
+    r, b = sources.shape[:2]
+    if b < 2:
+        return target.new_zeros(r)
+    d = mean_cosine_distance(target[:, None].expand_as(sources).flatten(0, 1),
+                             sources.flatten(0, 1)).view(r, b)
+    pos = d.gather(1, n[:, None])
+    hinge = (margin + pos - d).clamp_min(0)
+    negatives = torch.ones_like(hinge, dtype=torch.bool).scatter_(1, n[:, None], False)
+    return (hinge * negatives).sum(1) / (b - 1)
+
+
+@METHODS.register_module(name="contrastive")
+class ContrastiveLoss(ConditionalMappingMixin, CrossTaskMethod):
+    """Contrastive-Loss: same-image pairs closer than other-image pairs in the joint pairwise space.
+
+    For each row (image n, pair s ∈ U_n, t ∈ T_n) with anchor :math:`a = m^{t\\to st}(y^t_n)`:
+
+    .. math::
+        \\ell_n = \\sum_{s,t} \\frac{1}{B-1} \\sum_{j \\ne n}
+            \\max\\big(0,\\ \\mu + d(a, m^{s\\to st}(\\hat y^s_n)) - d(a, m^{s\\to st}(\\hat y^s_j))\\big),
+        \\qquad \\mathcal L = \\mathcal L_{\\text{Eq.1}} + \\lambda \\tfrac1B \\sum_n \\ell_n
+
+    with :math:`d` the mean cosine distance. The mapping is the paper's conditional joint mapping
+    (FiLM, own optimiser as in ``xtc``), without the regulariser: the negatives already forbid
+    the trivial constant mapping. Choices the paper leaves open: margin :math:`\\mu = 0.5` (half
+    the range of the cosine distance, so the loss is active until negatives are clearly farther
+    than positives), negatives = the other images of the batch (their predictions of s mapped
+    for the same pair), :math:`\\lambda = 2` as for ``xtc``, second view as for ``xtc``.
+    """
+
+    family = "contrastive"
+    display_order = 50
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0, margin: float = 0.5, cond: bool = True) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        self.margin = float(margin)
+        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
+                                        cond=cond)
+
+    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
+        n, s, t = pair_rows(mask)
+        if n.numel() == 0:
+            return {}
+        b = mask.shape[0]
+        target, sources = map_with_negatives(self.mapping, self.tasks, preds2, labels2,
+                                                n, s, t, b)
+        rows = margin_row_losses(target, sources, n, self.margin)
+        return {"loss_contrastive": self.con_weight * rows.sum() / b}

@@ -1,0 +1,51 @@
+"""Direct-Map: per-pair mappings from one task's prediction to another task's label."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bench.registry import METHODS
+from bench.tasks import Task
+from methods.crosstask import CrossTaskMethod
+from methods.pairwise_maps import PairwiseMaps
+
+
+@METHODS.register_module(name="direct_map")
+class DirectMap(CrossTaskMethod):
+    """Direct-Map: map the unlabelled task's prediction into the labelled task's space and supervise it there.
+
+    For every ordered pair (s, t) and image n with s unlabelled and t labelled:
+
+    .. math::
+        \\ell_n = \\sum_{(s,t)} L^t\\big(m^{s\\to t}(\\hat y^s(x_n)),\\ y^t_n\\big), \\qquad
+        \\mathcal L = \\mathcal L_{\\text{Eq.1}} + \\lambda \\tfrac1B \\sum_n \\ell_n
+
+    with :math:`L^t` task t's supervised loss. Mapping and network learn jointly from this term (the
+    paper: "learning mappings from prediction of one task to another task's groundtruth").
+    K(K−1) SegNet mappings (:class:`~methods.pairwise_maps.PairwiseMaps`); each runs once per
+    step on all rows of its pair. Choices the paper leaves open: :math:`\\lambda = 2` (as ``xtc``),
+    the second view and prediction encodings of ``xtc``, mappings at the main network's width.
+    """
+
+    family = "direct_map"
+    display_order = 40
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        self.maps = PairwiseMaps(self.tasks, width)
+
+    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
+        b = mask.shape[0]
+        total = preds2[self.tasks[0].name].new_zeros(())
+        any_rows = False
+        for i, j, s, t in self.maps.pairs():
+            rows = (~mask[:, i] & mask[:, j]).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            mapped = self.maps.forward_pair(s, t, s.encode_prediction(preds2[s.name][rows]))
+            total = total + t.per_image_loss(mapped, labels2[t.name][rows]).sum()
+            any_rows = True
+        if not any_rows:
+            return {}
+        return {"loss_direct": self.con_weight * total / b}

@@ -1,0 +1,159 @@
+"""Discriminator-Loss: a CNN tells same-image from other-image pairs in the joint pairwise space."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapperDict
+from torch import nn
+from torch.func import functional_call
+
+from bench.nets.segnet import init_weights, segnet_filters
+from bench.registry import METHODS
+from bench.tasks import Task
+from methods.contrastive import map_with_negatives
+from methods.crosstask import ConditionalMappingMixin, CrossTaskMethod, pair_rows
+
+
+class PairDiscriminator(nn.Module):
+    """Small CNN on a concatenated pair of mapped outputs → logit of "same image".
+
+    ``[2C, h, w]`` → 3×3 conv (2C→C) → LeakyReLU(0.2) → 3×3 conv (C→C/2) → LeakyReLU → global
+    average pool → linear → 1. No batch norm: positives and negatives must be scored
+    independently of how many of each a batch holds.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        hidden = max(4, channels // 2)
+        self.body = nn.Sequential(
+            nn.Conv2d(2 * channels, channels, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(channels, hidden, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, 1))
+        init_weights(self)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([a, b], dim=1)).squeeze(1)
+
+
+def pair_logits(disc: nn.Module, target: torch.Tensor, sources: torch.Tensor,
+                params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """Logits ``[R, B]`` of D on (``sources[r, j]``, ``target[r]``) for every row and image."""
+    r, b = sources.shape[:2]
+    a = sources.flatten(0, 1)
+    t = target[:, None].expand_as(sources).flatten(0, 1)
+    out = functional_call(disc, params, (a, t)) if params is not None else disc(a, t)
+    return out.view(r, b)
+
+
+def pair_bce(logits: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """Per row: BCE of the positive (image n: label 1) + mean BCE of the negatives (label 0)."""
+    r, b = logits.shape
+    labels = torch.zeros_like(logits).scatter_(1, n[:, None], 1.0)
+    bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    pos = bce.gather(1, n[:, None]).squeeze(1)
+    if b < 2:
+        return pos
+    neg = (bce.sum(1) - pos) / (b - 1)
+    return pos + neg
+
+
+@METHODS.register_module(name="discriminator")
+class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
+    """Discriminator-Loss: a same-image pair discriminator and the network updated alternately.
+
+    Rows and pairs as in ``contrastive``: positive = (:math:`m^{s\\to st}(\\hat y^s_n)`,
+    :math:`m^{t\\to st}(y^t_n)`), negatives = (:math:`m^{s\\to st}(\\hat y^s_j)`,
+    :math:`m^{t\\to st}(y^t_n)`), :math:`j \\ne n`. Per row,
+    :math:`b_r(D) = \\mathrm{BCE}(D(\\text{pos}), 1)
+    + \\frac{1}{B-1}\\sum_j \\mathrm{BCE}(D(\\text{neg}_j), 0)`.
+    Each training step alternates:
+
+    1. discriminator step: minimise :math:`\\frac1R\\sum_r b_r(D)` over D's parameters only, on
+       detached mapped outputs;
+    2. generator step: minimise :math:`\\mathcal L_{\\text{Eq.1}} + \\lambda \\frac1B \\sum_r b_r(D)`
+       over the network and the mappings (FiLM included), with D frozen (its parameters enter
+       as constants, so this step neither computes nor applies gradients to them).
+
+    Choices the paper leaves open: the objective is cooperative (the network is rewarded when D
+    can tell its image's pair from other images', the learned-critic counterpart of
+    ``contrastive``; an adversarial sign would reward inconsistent predictions), one D step per
+    network step, D = :class:`PairDiscriminator` with Adam (lr 1e-4, β = (0.5, 0.999)),
+    :math:`\\lambda = 2`, the conditional mapping and second view of ``xtc``.
+    """
+
+    family = "discriminator"
+    display_order = 60
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0, cond: bool = True) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        from bench.nets.mapping import CrossTaskMapping
+
+        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
+                                        cond=cond)
+        self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
+
+    @classmethod
+    def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        groups = dict(super().optim_group_defaults(options))
+        groups["discriminator"] = {"optimizer": {"type": "Adam", "lr": 1e-4, "betas": [0.5, 0.999]},
+                                   "scheduler": None}
+        return groups
+
+    def optim_groups(self) -> dict[str, list[nn.Parameter]]:
+        disc = {id(p) for p in self.discriminator.parameters()}
+        groups = super().optim_groups()
+        groups["net"] = [p for p in groups["net"] if id(p) not in disc]
+        groups["discriminator"] = list(self.discriminator.parameters())
+        return groups
+
+    # the generator loss of step 2 (also what ``loss`` returns, e.g. for evaluation of the loss)
+    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
+        n, s, t = pair_rows(mask)
+        if n.numel() == 0:
+            self._pairs = None
+            return {}
+        b = mask.shape[0]
+        target, sources = map_with_negatives(self.mapping, self.tasks, preds2, labels2, n, s, t, b)
+        self._pairs = (target, sources, n)  # kept for the discriminator step of this iteration
+        frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+        rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
+        return {"loss_disc_gen": self.con_weight * rows.sum() / b}
+
+    def discriminator_loss(self, target: torch.Tensor, sources: torch.Tensor,
+                           n: torch.Tensor) -> torch.Tensor:
+        """Step 1 objective, on detached mapped outputs."""
+        logits = pair_logits(self.discriminator, target.detach(), sources.detach())
+        return pair_bce(logits, n).mean()
+
+    def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
+        """Alternating step: D on this batch's pairs, then the network and mappings against D."""
+        assert isinstance(optim_wrapper, OptimWrapperDict), "needs net/film/discriminator groups"
+        data = self.data_preprocessor(data, True)
+        self._pairs = None
+        losses = self._run_forward(data, mode="loss")
+        log: dict[str, torch.Tensor] = {}
+        if self._pairs is not None:
+            # step 1: D, on detached pairs (D's gradients come from this loss alone)
+            d_loss = self.discriminator_loss(*self._pairs)
+            optim_wrapper["discriminator"].update_params(d_loss)
+            log["disc_loss"] = d_loss.detach()
+            # step 2 is taken against the updated D, whose parameters enter as constants
+            target, sources, n = self._pairs
+            frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+            rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
+            losses["loss_disc_gen"] = self.con_weight * rows.sum() / data["label_mask"].shape[0]
+        # step 2: network + mappings (+ FiLM); D received no gradient from this loss
+        total, log_vars = self.parse_losses(losses)
+        generator = [w for name, w in optim_wrapper.items() if name != "discriminator"]
+        generator[0].backward(total)
+        for w in generator:
+            w.step()
+        for w in generator:
+            w.zero_grad()
+        self._pairs = None
+        return {**log_vars, **log}

@@ -1,0 +1,56 @@
+"""Single-task learning: one independent network per task."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.nets import SegNet
+from bench.registry import METHODS
+from bench.tasks import Task
+from methods.base import PartialLabelMethod
+
+
+@METHODS.register_module(name="stl")
+class SingleTaskLearning(PartialLabelMethod):
+    """STL: one single-task SegNet per task, each trained on that task's labels only.
+
+    For task :math:`t` the network :math:`h^t \\circ f^t` minimises
+    :math:`\\frac{1}{|\\mathcal N_t|} \\sum_{n \\in \\mathcal N_t} L^t(\\hat y^t(x_n), y^t_n)` over the
+    images :math:`\\mathcal N_t` of the batch labelled for :math:`t`; it only ever sees those images
+    (its batch-norm statistics too). The networks share nothing, so one optimiser over all of
+    them equals separate training (Adam is per-parameter, and a network without labelled images in
+    a batch gets no gradient and no update). Baseline of Δm.
+    """
+
+    family = "stl"
+    default_in_partial = False
+    default_in_full = True
+    display_order = 10
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0,
+                 weighting: str = "uniform") -> None:
+        super().__init__(tasks, width=width, weighting="uniform")
+        del self.net
+        self.nets = nn.ModuleDict({t.name: SegNet([t], width=width) for t in self.tasks})
+
+    def loss(self, image: torch.Tensor, labels: dict[str, torch.Tensor], mask: torch.Tensor,
+             view2: dict[str, Any] | None) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        total = image.new_zeros(())
+        for k, task in enumerate(self.tasks):
+            rows = mask[:, k].nonzero().squeeze(1)
+            if rows.numel() == 0:
+                continue
+            pred = self.nets[task.name](image[rows])[0][task.name]
+            loss = task.per_image_loss(pred, labels[task.name][rows]).mean()
+            total = total + loss
+            out[f"sup_{task.name}"] = loss.detach()
+        out["loss_sup"] = total
+        return out
+
+    def predict_tensors(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: net(image)[0][name] for name, net in self.nets.items()}

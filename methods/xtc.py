@@ -1,0 +1,141 @@
+"""The paper's method: cross-task consistency in conditional joint pairwise task spaces (Eq. 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from bench.nets.mapping import CrossTaskMapping, pair_index
+from bench.registry import METHODS, register_variant
+from bench.tasks import Task
+from methods.crosstask import (
+    ConditionalMappingMixin,
+    CrossTaskMethod,
+    encode_rows,
+    mean_cosine_distance,
+    pair_rows,
+)
+
+
+def map_rows(mapping: CrossTaskMapping, tasks: Sequence[Task], preds: dict[str, torch.Tensor],
+             labels: dict[str, torch.Tensor], n: torch.Tensor, s: torch.Tensor, t: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:math:`m^{s\\to st}(\\hat y^s_n)` and :math:`m^{t\\to st}(y^t_n)` for all rows, one pass.
+
+    Source and target rows are stacked (2R rows), each with its input task and the pair index
+    of its row (the official code conditions both mappings on ``A[s, t] = 1``).
+    """
+    k = len(tasks)
+    src = encode_rows(tasks, preds, n, s, labels=False)
+    tgt = encode_rows(tasks, labels, n, t, labels=True)
+    # rows 0..R-1 are sources, R..2R-1 targets; the rows of input task k, in that order, are
+    # exactly cat(src[k], tgt[k])
+    inputs = [torch.cat([x for x in (a, b) if x is not None]) if (a is not None or b is not None)
+              else None for a, b in zip(src, tgt, strict=True)]
+    mapped = mapping(inputs, torch.cat([s, t]), pair_index(s, t, k).repeat(2))
+    r = s.numel()
+    return mapped[:r], mapped[r:]
+
+
+def xtc_row_losses(mapped_source: torch.Tensor, mapped_target: torch.Tensor,
+                   feature: torch.Tensor, reg_weight: float) -> torch.Tensor:
+    """Per row: :math:`L_{ct}(m_s, m_t) + \\lambda_R [R(f, m_s) + R(f, m_t)]`, cosine distances.
+
+    ``feature`` is :math:`f_\\phi(x_n)` of each row's image; it is detached here (the regulariser
+    pulls the mapped outputs towards the image feature, never the feature towards them).
+    """
+    loss = mean_cosine_distance(mapped_source, mapped_target)
+    if reg_weight > 0:
+        f = feature.detach()
+        loss = loss + reg_weight * (mean_cosine_distance(mapped_source, f)
+                                    + mean_cosine_distance(mapped_target, f))
+    return loss
+
+
+@METHODS.register_module(name="xtc")
+class CrossTaskConsistency(ConditionalMappingMixin, CrossTaskMethod):
+    """Ours: cross-task consistency in conditional joint pairwise task spaces + regulariser (Eq. 4).
+
+    For image :math:`n` and every pair :math:`s \\in \\mathcal U_n, t \\in \\mathcal T_n`
+    (every ordered pair when the image is fully labelled):
+
+    .. math::
+        \\ell_n = \\sum_{s,t} L_{ct}(m^{s\\to st}(\\hat y^s_n), m^{t\\to st}(y^t_n))
+                 + \\lambda_R \\big[R(f_\\phi(x_n), m^{s\\to st}(\\hat y^s_n))
+                                  + R(f_\\phi(x_n), m^{t\\to st}(y^t_n))\\big]
+
+    with :math:`L_{ct}(a, b) = R(a, b) = 1 - \\cos(a, b)` averaged over positions, :math:`f_\\phi`
+    the last pooled encoder map (detached), and the loss
+    :math:`\\mathcal L = \\mathcal L_{\\text{Eq.1}} + \\lambda_{ct} \\frac1B \\sum_n \\ell_n`,
+    :math:`\\lambda_{ct} = 2`, :math:`\\lambda_R = 0.5` (NYUv2; Cityscapes :math:`\\lambda_{ct}=1`).
+
+    Choices where the paper is silent follow the official code (``nyu_mtl_xtc.py``,
+    ``model/mapfns.py``): the mapping is the SegNet encoder with one input layer per task and FiLM
+    on every encoder conv (:class:`~bench.nets.mapping.CrossTaskMapping`); predictions enter as
+    hard Gumbel-softmax samples / depth over its per-image maximum / ``(n+1)/2``; the terms are
+    computed on a second random scale-crop of the image with that crop's labels; pairs are summed
+    per image, not averaged (Eq. 4 writes :math:`1/|\\mathcal U_n|`; the official weights were
+    tuned with the sum); the FiLM parameters have their own Adam (lr 1e-3, StepLR(30, 0.5)).
+    Options give the ablations: ``cond=False`` one mapping for all pairs (Table 6 "w/o cond"),
+    ``reg_weight=0`` (Table 6 "w/o reg"), ``weighting='uncertainty'`` (Table 5).
+    """
+
+    family = "xtc"
+    display_order = 70
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        self.reg_weight = float(reg_weight)
+        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
+                                        cond=cond)
+
+    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
+        n, s, t = pair_rows(mask)
+        if n.numel() == 0:
+            return {}
+        ms, mt = map_rows(self.mapping, self.tasks, preds2, labels2, n, s, t)
+        rows = xtc_row_losses(ms, mt, feature2[n], self.reg_weight)
+        b = mask.shape[0]
+        return {"loss_xtc": self.con_weight * rows.sum() / b,
+                "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach()}
+
+
+def xtc_loss_per_row_loop(model: CrossTaskConsistency, mask: torch.Tensor,
+                          preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
+                          feature: torch.Tensor) -> torch.Tensor:
+    """The same loss as :meth:`CrossTaskConsistency.extra_losses`, the official code's way.
+
+    A Python loop over images and task pairs, with one mapping call per input (what
+    ``model/mapfns.py`` does). Used as the reference in tests and timed by ``bench perf``.
+    """
+    k = len(model.tasks)
+    total = feature.new_zeros(())
+    for n in range(mask.shape[0]):
+        sources = [s for s in range(k) if not mask[n, s]] or list(range(k))
+        for s in sources:
+            for t in range(k):
+                if s == t or not mask[n, t]:
+                    continue
+                pair = pair_index(torch.tensor([s]), torch.tensor([t]), k).to(feature.device)
+                ts, tt = model.tasks[s], model.tasks[t]
+                ms = model.mapping([ts.encode_prediction(preds[ts.name][n:n + 1]) if i == s
+                                    else None for i in range(k)],
+                                   torch.tensor([s], device=feature.device), pair)
+                mt = model.mapping([tt.encode_label(labels[tt.name][n:n + 1]) if i == t
+                                    else None for i in range(k)],
+                                   torch.tensor([t], device=feature.device), pair)
+                total = total + xtc_row_losses(ms, mt, feature[n:n + 1], model.reg_weight).sum()
+    return model.con_weight * total / mask.shape[0]
+
+
+register_variant("xtc-nocond", CrossTaskConsistency,
+                 "Ours (w/o cond): one joint mapping for every task pair, no FiLM (Table 6)",
+                 display_order=71, cond=False)
+register_variant("xtc-noreg", CrossTaskConsistency,
+                 "Ours (w/o reg): without the regulariser to the image feature (Table 6)",
+                 display_order=72, reg_weight=0.0)
+register_variant("xtc-uncertainty", CrossTaskConsistency,
+                 "Ours + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
+                 display_order=73, in_all=False, weighting="uncertainty")
