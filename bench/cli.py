@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.cli_report import add_report_commands, print_table
-from bench.grid import resolve_jobs
 from bench.errors import BenchError
+from bench.grid import resolve_jobs
 
 DEFAULT_DATA_ROOT = "datasets"
 DEFAULT_RESULTS = "results"

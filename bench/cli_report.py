@@ -1,0 +1,205 @@
+"""Report commands of the CLI: ``bench table``, ``bench report``, ``bench check``.
+
+Records in, tables / figures / verdicts out; nothing here trains. Every user error is a
+:class:`~bench.errors.BenchError` (exit status 2, message without traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+
+from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.report.query import TableRequest
+
+
+def results_root(args: argparse.Namespace) -> Path:
+    return Path(args.results or os.environ.get("BENCH_RESULTS", "results"))
+
+
+def _split(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    return items or None
+
+
+def table_console(stderr: bool = False) -> Console:
+    """Console for tables: never narrower than a table needs when output is not a terminal."""
+    console = Console(emoji=False, stderr=stderr)
+    if not console.is_terminal:
+        console = Console(emoji=False, width=200, stderr=stderr)
+    return console
+
+
+def table_title(dataset: str, profile: str | None) -> str:
+    return f"{dataset}" + (f" · profile {profile}" if profile else "")
+
+
+def print_table(dataset: str, results: Path, *, methods: list[str] | None = None,
+                regimes: list[str] | None = None, profile: str | None = None,
+                baseline: str = "stl", interval: str = "std", all_metrics: bool = False) -> None:
+    """The rich table printed at the end of ``bench run`` (a message instead of an error)."""
+    from bench.report.query import TableRequest, build_summary
+    from bench.report.terminal import render_rich
+    from bench.report.view import build_view
+
+    console = table_console()
+    request = TableRequest(dataset, Path(results), methods=methods, regimes=regimes,
+                           profile=profile or "any", baseline=baseline, interval=interval)
+    try:
+        summary, _ = build_summary(request)
+    except BenchError as exc:
+        console.print(f"No table: {exc.message}", highlight=False, markup=False)
+        return
+    render_rich(build_view(summary, all_metrics=all_metrics), console,
+                table_title(dataset, profile))
+
+
+def request_from_args(args: argparse.Namespace) -> TableRequest:
+    from bench.report.query import TableRequest
+
+    return TableRequest(args.dataset, results_root(args), methods=_split(args.methods),
+                        regimes=_split(args.regimes), profile=args.profile,
+                        baseline=args.baseline or "stl",
+                        baseline_explicit=args.baseline is not None, interval=args.interval)
+
+
+def cmd_table(args: argparse.Namespace) -> int:
+    from bench.report.formats import infer_format, to_csv, to_markdown, write_text
+    from bench.report.latex import to_latex
+    from bench.report.paper import paper_datasets
+    from bench.report.query import build_summary
+    from bench.report.terminal import render_rich, render_text
+    from bench.report.view import build_view
+
+    out = Path(args.out) if args.out else None
+    fmt = infer_format(args.format, out)
+    if out is not None and out.is_dir():
+        raise BenchError(f"--out {out} is a folder.", "Give a file name, e.g. --out table.tex.")
+    if args.paper and args.dataset not in paper_datasets():
+        raise BenchError(f"--paper: the paper reports no numbers for '{args.dataset}'.",
+                         f"Published numbers exist for: {', '.join(paper_datasets())}.")
+    summary, _ = build_summary(request_from_args(args))
+    view = build_view(summary, all_metrics=args.all_metrics, paper=args.paper)
+    profile = None if args.profile == "any" else (summary.runs["profile"].iloc[0]
+                                                  if len(summary.runs) else None)
+    title = table_title(summary.dataset, profile)
+    if fmt == "rich":
+        if out is None:
+            render_rich(view, table_console(), title)
+            return 0
+        text = render_text(view, title)
+    elif fmt == "markdown":
+        text = to_markdown(view)
+    elif fmt == "latex":
+        text = to_latex(view, profile=profile, with_spread=not args.no_spread)
+    else:
+        text = to_csv(view)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text(text, out)
+        Console(stderr=True, emoji=False).print(f"Wrote {out}", highlight=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.suite import ReportOptions, write_report
+
+    out = Path(args.out) if args.out else results_root(args) / "reports" / args.dataset
+    options = ReportOptions(paper=args.paper, all_metrics=args.all_metrics,
+                            qualitative=not args.no_qualitative, images=args.images,
+                            qualitative_regime=args.qualitative_regime,
+                            data_root=Path(args.data_root) if args.data_root else None,
+                            latex_png=not args.no_pdf)
+    console = Console(stderr=True, emoji=False, highlight=False)
+    index = write_report(request_from_args(args), out, options, log=console.print)
+    console.print(f"Wrote the report of {args.dataset} to {index.parent} (index: {index})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.report.check import CheckOptions, parse_tolerances, render_check, run_check
+
+    against = Path(args.against) if args.against else results_root(args) / "reference"
+    options = CheckOptions(tolerances=parse_tolerances(args.tolerance or []), alpha=args.alpha,
+                           test=args.test, fail_on_incomparable=args.strict)
+    request = request_from_args(args)
+    request.methods = _split(args.method)
+    result = run_check(request, against, options)
+    render_check(result, table_console())
+    return 1 if result.failed(options) else 0
+
+
+def _selection(p: argparse.ArgumentParser, methods_flag: bool = True) -> None:
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--regimes", help="comma list (default: every regime with runs)")
+    if methods_flag:
+        p.add_argument("--methods", help="comma list (default: every method with runs)")
+    p.add_argument("--profile", help="profile of the runs (default: the dataset's, or the only "
+                                     "one with runs; 'any' mixes them)")
+    p.add_argument("--baseline", help="Δm baseline METHOD or METHOD@REGIME (default: stl, same "
+                                      "regime, else full)")
+    p.add_argument("--interval", choices=("std", "ci"), default="std",
+                   help="spread over seeds: std, or half-width of the 95%% t confidence "
+                        "interval (default std)")
+
+
+def add_report_commands(sub: argparse._SubParsersAction,
+                        common: Callable[[argparse.ArgumentParser], None]) -> None:
+    p = sub.add_parser("table", help="comparison table of finished runs (mean ± spread, Δm)")
+    _selection(p)
+    p.add_argument("--format", choices=("rich", "markdown", "latex", "csv"),
+                   help="output format (default: from --out's suffix .tex/.md/.csv/.txt, else "
+                        "rich)")
+    p.add_argument("--out", help="write to this file instead of the terminal")
+    p.add_argument("--paper", action="store_true",
+                   help="add the paper's published numbers beside the measured ones")
+    p.add_argument("--all-metrics", action="store_true", help="every metric, not only primary")
+    p.add_argument("--no-spread", action="store_true", help="LaTeX: means only, no ± spread")
+    common(p)
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("report", help="every table and figure of a dataset, with an index.md")
+    _selection(p)
+    p.add_argument("--out", help="folder (default: RESULTS/reports/DATASET)")
+    p.add_argument("--paper", action="store_true", help="also tables beside the paper's numbers "
+                                                        "(default: when the paper has some)")
+    p.add_argument("--all-metrics", action="store_true", help="bar charts of every metric")
+    p.add_argument("--images", type=int, default=3, help="validation images in the "
+                                                        "qualitative figure (default 3)")
+    p.add_argument("--qualitative-regime", help="regime of the qualitative figure (default: "
+                                                "onelabel, else the first partial one)")
+    p.add_argument("--no-qualitative", action="store_true",
+                   help="skip the qualitative figure (it loads the final weights and the data)")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="do not compile the LaTeX tables to PDF / PNG")
+    common(p)
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("check", help="compare runs with reference records; exit 1 on a regression")
+    _selection(p, methods_flag=False)
+    p.add_argument("--method", required=True, help="method(s) to check, comma list")
+    p.add_argument("--against", help="reference results folder (default: RESULTS/reference)")
+    p.add_argument("--tolerance", action="append", metavar="[KEY=]VALUE[%]",
+                   help="allowed change before a significant difference counts: 'VALUE%%' "
+                        "relative to the reference mean, 'VALUE' absolute; KEY a metric "
+                        "(semantic/mIoU), a task (depth) or dm; repeatable (default 2%% for "
+                        "metrics, 1 point for Δm)")
+    p.add_argument("--alpha", type=float, default=0.05,
+                   help="significance level of the test over seeds (default 0.05)")
+    p.add_argument("--test", choices=("welch", "mannwhitney"), default="welch",
+                   help="two-sample test over seeds (default welch: Welch's t-test)")
+    p.add_argument("--strict", action="store_true",
+                   help="also exit 1 when a cell is not comparable or missing")
+    common(p)
+    p.set_defaults(func=cmd_check)

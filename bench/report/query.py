@@ -1,0 +1,149 @@
+"""What a report command asks for → validated selection → :class:`Summary`.
+
+Every mistake a user can make on the command line (no records, unknown method, regime, profile
+or baseline) becomes a :class:`~bench.errors.BenchError` with a hint here, before any output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.errors import BenchError, unknown_name
+from bench.report.aggregate import Baseline, Summary, select_runs, summarise
+from bench.report.frame import RecordSet, load_records
+
+
+@dataclass
+class TableRequest:
+    """The selection of a table, a figure or a report."""
+
+    dataset: str
+    results: Path
+    methods: list[str] | None = None
+    regimes: list[str] | None = None
+    profile: str | None = None  # None: the dataset's default (or the only one present); "any"
+    baseline: str = "stl"
+    baseline_explicit: bool = False
+    interval: str = "std"
+    notes: list[str] = field(default_factory=list)
+
+
+def registered_methods() -> list[str]:
+    from bench.registry import method_names
+
+    return method_names()
+
+
+def dataset_default_profile(dataset: str) -> str | None:
+    from bench.registry import DATASETS, load_plugins
+
+    load_plugins()
+    ds = DATASETS.module_dict.get(dataset)
+    return getattr(ds, "default_profile", None) if ds is not None else None
+
+
+def check_dataset(dataset: str, records: RecordSet, results: Path) -> None:
+    """An unknown dataset name with no records → error naming the registered ones."""
+    from bench.registry import DATASETS, load_plugins
+
+    load_plugins()
+    if dataset not in DATASETS.module_dict and not records.records:
+        raise unknown_name("dataset", dataset, DATASETS.module_dict)
+    if not records.records:
+        raise BenchError(f"No run records of {dataset} under {Path(results) / 'runs' / dataset}.",
+                         f"Train some first (bench run --dataset {dataset} …) or point --results "
+                         "at the folder that holds them.")
+
+
+def canonical_regimes(regimes: list[str] | None) -> list[str] | None:
+    """Regime strings as records store them (``ratio:1.0:9`` → ``ratio:1:9``)."""
+    if not regimes:
+        return None
+    from bench.regimes import parse_regime
+
+    return [parse_regime(r).name for r in regimes]
+
+
+def resolve_profile(request: TableRequest, records: RecordSet) -> str | None:
+    """The profile whose runs are shown; None means every profile."""
+    frame = records.frame
+    ok = frame[frame["status"] == "ok"]
+    present = sorted(str(p) for p in ok["profile"].dropna().unique())
+    if request.profile == "any":
+        return None
+    if request.profile:
+        if request.profile not in present:
+            raise BenchError(f"No finished runs of {request.dataset} with profile "
+                             f"'{request.profile}'.",
+                             f"Profiles with runs: {', '.join(present) or 'none'}.")
+        return request.profile
+    default = dataset_default_profile(request.dataset)
+    if default in present:
+        return default
+    if len(present) == 1:
+        if default:
+            request.notes.append(f"no runs of the default profile '{default}'; showing "
+                                 f"profile '{present[0]}'")
+        return present[0]
+    if not present:
+        raise BenchError(f"No finished (status ok) runs of {request.dataset} under "
+                         f"{request.results}.", "Every record there failed or diverged.")
+    raise BenchError(f"Runs of {request.dataset} exist for several profiles "
+                     f"({', '.join(present)}) but not for its default '{default}'.",
+                     "Choose one with --profile NAME (or --profile any to mix them).")
+
+
+def check_names(kind: str, wanted: list[str] | None, known: set[str]) -> None:
+    for name in wanted or []:
+        if name not in known:
+            raise unknown_name(kind, name, known)
+
+
+def build_summary(request: TableRequest, records: RecordSet | None = None
+                  ) -> tuple[Summary, RecordSet]:
+    """Validate ``request`` against the records and aggregate them."""
+    records = records if records is not None else load_records(request.results, request.dataset)
+    check_dataset(request.dataset, records, request.results)
+    frame = records.frame
+    present_methods = set(frame["method"].dropna().astype(str))
+    check_names("method", request.methods, set(registered_methods()) | present_methods)
+    baseline = Baseline.parse(request.baseline)
+    check_names("baseline method", [baseline.method], set(registered_methods()) | present_methods)
+    regimes = canonical_regimes(request.regimes)
+    base_regime = canonical_regimes([baseline.regime])[0] if baseline.regime else None
+    baseline = Baseline(baseline.method, base_regime)
+    profile = resolve_profile(request, records)
+    runs, notes = select_runs(frame, profile=profile)
+    notes = request.notes + notes
+    shown = runs
+    if request.methods:
+        shown = shown[shown["method"].isin(request.methods)]
+    if regimes:
+        shown = shown[shown["regime"].isin(regimes)]
+    where = f"{request.dataset}" + (f" (profile {profile})" if profile else "")
+    if shown.empty:
+        have = sorted({f"{m}@{r}" for m, r in zip(runs["method"], runs["regime"], strict=True)})
+        raise BenchError(f"No finished runs of {where} match "
+                         f"--methods {','.join(request.methods or ['*'])} "
+                         f"--regimes {','.join(regimes or ['*'])}.",
+                         f"Runs present (method@regime): {', '.join(have) or 'none'}.")
+    for name in request.methods or []:
+        if name not in set(shown["method"]):
+            notes.append(f"no finished runs of '{name}' in {where}")
+    for name in regimes or []:
+        if name not in set(shown["regime"]):
+            notes.append(f"no finished runs in regime '{name}'")
+    base_runs = runs[runs["method"] == baseline.method]
+    if baseline.regime:
+        base_runs = base_runs[base_runs["regime"] == baseline.regime]
+    if request.baseline_explicit and base_runs.empty:
+        have = sorted({f"{r}" for r in runs[runs["method"] == baseline.method]["regime"]})
+        raise BenchError(f"No finished runs of the baseline {baseline} in {where}.",
+                         f"Regimes with runs of {baseline.method}: {', '.join(have) or 'none'}. "
+                         "Train it, or name another with --baseline METHOD[@REGIME].")
+    summary = summarise(runs, records.metrics, baseline=baseline, interval=request.interval,
+                        method_order=registered_methods(), notes=notes,
+                        show_methods=request.methods, show_regimes=regimes,
+                        dataset=request.dataset)
+    return summary, records
