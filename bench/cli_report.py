@@ -67,7 +67,7 @@ def print_table(dataset: str, results: Path, *, methods: list[str] | None = None
 def request_from_args(args: argparse.Namespace) -> TableRequest:
     from bench.report.query import TableRequest
 
-    return TableRequest(args.dataset, results_root(args), methods=_split(args.methods),
+    return TableRequest(args.dataset, results_root(args), methods=_split(getattr(args, "methods", None)),
                         regimes=_split(args.regimes), profile=args.profile,
                         baseline=args.baseline or "stl",
                         baseline_explicit=args.baseline is not None, interval=args.interval)
@@ -132,7 +132,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     against = Path(args.against) if args.against else results_root(args) / "reference"
     options = CheckOptions(tolerances=parse_tolerances(args.tolerance or []), alpha=args.alpha,
-                           test=args.test, fail_on_incomparable=args.strict)
+                           test=args.test, fail_on_incomparable=args.strict,
+                           all_metrics=args.all_metrics)
     request = request_from_args(args)
     request.methods = _split(args.method)
     result = run_check(request, against, options)
@@ -199,6 +200,8 @@ def add_report_commands(sub: argparse._SubParsersAction,
                    help="significance level of the test over seeds (default 0.05)")
     p.add_argument("--test", choices=("welch", "mannwhitney"), default="welch",
                    help="two-sample test over seeds (default welch: Welch's t-test)")
+    p.add_argument("--all-metrics", action="store_true",
+                   help="compare every metric, not only each task's primary one")
     p.add_argument("--strict", action="store_true",
                    help="also exit 1 when a cell is not comparable or missing")
     common(p)

@@ -55,7 +55,7 @@ def xtc_row_losses(mapped_source: torch.Tensor, mapped_target: torch.Tensor,
 
 @METHODS.register_module(name="xtc")
 class CrossTaskConsistency(ConditionalMappingMixin, CrossTaskMethod):
-    """Ours: cross-task consistency in conditional joint pairwise task spaces + regulariser (Eq. 4).
+    """XTC (the paper's "Ours"): cross-task consistency in conditional pairwise task spaces (Eq. 4).
 
     For image :math:`n` and every pair :math:`s \\in \\mathcal U_n, t \\in \\mathcal T_n`
     (every ordered pair when the image is fully labelled):
@@ -131,11 +131,11 @@ def xtc_loss_per_row_loop(model: CrossTaskConsistency, mask: torch.Tensor,
 
 
 register_variant("xtc-nocond", CrossTaskConsistency,
-                 "Ours (w/o cond): one joint mapping for every task pair, no FiLM (Table 6)",
+                 "XTC w/o cond: one joint mapping for every task pair, no FiLM (Table 6)",
                  display_order=71, cond=False)
 register_variant("xtc-noreg", CrossTaskConsistency,
-                 "Ours (w/o reg): without the regulariser to the image feature (Table 6)",
+                 "XTC w/o reg: without the regulariser to the image feature (Table 6)",
                  display_order=72, reg_weight=0.0)
 register_variant("xtc-uncertainty", CrossTaskConsistency,
-                 "Ours + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
+                 "XTC + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
                  display_order=73, in_all=False, weighting="uncertainty")

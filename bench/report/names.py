@@ -1,7 +1,8 @@
 """Display names used by tables and figures: methods, regimes, tasks, datasets, directions.
 
 Registered names (``sl``, ``onelabel``) stay the keys everywhere; these functions only decide how
-they are printed. Paper-facing outputs (LaTeX, Markdown, figures) use the paper's names
+they are printed. The paper's "Ours" is called XTC (cross-task consistency) here, since the harness
+user is not its author. Paper-facing outputs (LaTeX, Markdown, figures) use the paper's names
 ("Supervised Learning", "one"); terminal and CSV outputs keep the names one types on the command
 line.
 """
@@ -18,18 +19,18 @@ METHOD_DISPLAY = {
     "perceptual_map": "Perceptual-Map",
     "contrastive": "Contrastive-Loss",
     "discriminator": "Discriminator-Loss",
-    "xtc": "Ours",
-    "xtc-nocond": "Ours (w/o cond)",
-    "xtc-noreg": "Ours (w/o reg)",
-    "xtc-uncertainty": "Ours + Uncertainty",
+    "xtc": "Cross-task (XTC)",
+    "xtc-nocond": "XTC (w/o cond)",
+    "xtc-noreg": "XTC (w/o reg)",
+    "xtc-uncertainty": "XTC + Uncertainty",
 }
 
 # short forms for figure legends, where the long paper names do not fit a column
 METHOD_SHORT = {
     "stl": "STL", "sl": "SL", "ssl": "SSL", "direct_map": "Direct-Map",
     "perceptual_map": "Perceptual-Map", "contrastive": "Contrastive", "discriminator": "Discrim.",
-    "xtc": "Ours", "xtc-nocond": "Ours w/o cond", "xtc-noreg": "Ours w/o reg",
-    "xtc-uncertainty": "Ours + Unc.",
+    "xtc": "XTC", "xtc-nocond": "XTC w/o cond", "xtc-noreg": "XTC w/o reg",
+    "xtc-uncertainty": "XTC + Unc.",
 }
 
 REGIME_DISPLAY = {"full": "full", "randomlabels": "random", "onelabel": "one"}
