@@ -116,7 +116,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.suite import ReportOptions, write_report
 
     out = Path(args.out) if args.out else results_root(args) / "reports" / args.dataset
-    options = ReportOptions(paper=args.paper, all_metrics=args.all_metrics,
+    options = ReportOptions(all_metrics=args.all_metrics,
                             qualitative=not args.no_qualitative, images=args.images,
                             qualitative_regime=args.qualitative_regime,
                             data_root=Path(args.data_root) if args.data_root else None,
@@ -173,8 +173,6 @@ def add_report_commands(sub: argparse._SubParsersAction,
     p = sub.add_parser("report", help="every table and figure of a dataset, with an index.md")
     _selection(p)
     p.add_argument("--out", help="folder (default: RESULTS/reports/DATASET)")
-    p.add_argument("--paper", action="store_true", help="also tables beside the paper's numbers "
-                                                        "(default: when the paper has some)")
     p.add_argument("--all-metrics", action="store_true", help="bar charts of every metric")
     p.add_argument("--images", type=int, default=3, help="validation images in the "
                                                         "qualitative figure (default 3)")

@@ -92,9 +92,7 @@ def parse_tolerances(items: list[str]) -> dict[str, Tolerance]:
             raise BenchError(f"Bad --tolerance '{item}'.",
                              "Write VALUE, VALUE%, or KEY=VALUE[%] with KEY a metric "
                              "(semantic/mIoU), a task (depth) or dm.")
-        out[key.lower() if key.lower() in ("dm", "δm") else key] = Tolerance.parse(value)
-    if "δm" in out:
-        out["dm"] = out.pop("δm")
+        out["dm" if key.lower() in ("dm", "δm") else key] = Tolerance.parse(value)
     return out
 
 

@@ -3,7 +3,7 @@
 Written under ``OUT`` (default ``results/reports/DATASET``)::
 
     table.md, table.csv, table.tex (+ table.pdf, table.png when pdflatex / pdftoppm exist)
-    table_paper.tex (…)              measured beside published numbers, when the paper has some
+    table_paper.tex/.md (…)          measured beside published numbers, when the paper has some
     bars_<task>_<metric>.png/.pdf    grouped bars per regime, error bars over seeds; bars_dm
     sweep.png/.pdf                   imbalance sweep, when ratio:a:b runs exist
     curves_<regime>.png/.pdf         validation metric per epoch, per method
@@ -30,7 +30,6 @@ MAPPED_METHODS = ("xtc", "xtc-nocond", "xtc-noreg", "xtc-uncertainty")
 
 @dataclass
 class ReportOptions:
-    paper: bool = False
     all_metrics: bool = False
     qualitative: bool = True
     images: int = 3
@@ -92,8 +91,7 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
     tex = to_latex(view, profile=profile)
     files.append(write_text(tex, out / "table.tex"))
     index.add("## Tables", "", md, "")
-    paper = options.paper or summary.dataset in paper_datasets()
-    if paper and summary.dataset in paper_datasets():
+    if summary.dataset in paper_datasets():
         pview = build_view(summary, all_metrics=options.all_metrics, paper=True)
         ptex = to_latex(pview, profile=profile, label=f"tab:{_slug(summary.dataset)}-paper")
         files.append(write_text(ptex, out / "table_paper.tex"))
