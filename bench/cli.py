@@ -15,33 +15,23 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.cli_report import add_report_commands, print_table
+from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
 from bench.errors import BenchError
 from bench.grid import resolve_jobs
-
-DEFAULT_DATA_ROOT = "datasets"
-DEFAULT_RESULTS = "results"
-
-
-def _data_root(args: argparse.Namespace) -> Path:
-    return Path(args.data_root or os.environ.get("BENCH_DATA_ROOT", DEFAULT_DATA_ROOT))
-
-
-def _results(args: argparse.Namespace) -> Path:
-    return Path(args.results or os.environ.get("BENCH_RESULTS", DEFAULT_RESULTS))
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    return items or None
 
 
 # ---------------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
     from bench.profiles import load_profile, profile_names
     from bench.regimes import REGIME_KINDS
-    from bench.registry import DATASETS, describe, get_method, in_all, method_names
+    from bench.registry import (
+        dataset_names,
+        describe_dataset,
+        get_dataset,
+        method_info,
+        method_names,
+        method_sets,
+    )
 
     console = Console(soft_wrap=True, highlight=False, emoji=False)
 
@@ -52,13 +42,15 @@ def cmd_list(args: argparse.Namespace) -> int:
             console.print(f"  [cyan]{escape(name.ljust(width))}[/]  {escape(text)}")
         console.print()
 
-    section("Methods", [(n, describe(get_method(n)) + ("" if in_all(n) else
-                                                       " [not in --methods all]"))
+    section("Methods", [(n, method_info(n).summary + ("" if method_info(n).in_all else
+                                                      " [not in --methods all]"))
                         for n in method_names()])
+    section("Method sets", [(name, ", ".join(members))
+                            for name, members in method_sets().items()])
     datasets = []
-    for name in sorted(DATASETS.module_dict):
-        ds = DATASETS.module_dict[name]
-        datasets.append((name, f"{describe(ds)}; default regimes "
+    for name in dataset_names():
+        ds = get_dataset(name)
+        datasets.append((name, f"{describe_dataset(name)}; default regimes "
                                f"{', '.join(ds.default_regimes)}; profile {ds.default_profile}"))
     section("Datasets", datasets)
     section("Regimes", list(REGIME_KINDS.items()))
@@ -69,9 +61,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.engine.progress import RichGridProgress
-    from bench.grid import execute, expand_grid, expand_methods, parse_seeds, plan, prepare_dataset
+    from bench.grid import execute, expand_grid, parse_seeds, plan, prepare_dataset
     from bench.profiles import parse_overrides
-    from bench.registry import get_dataset
+    from bench.registry import expand_methods, get_dataset
 
     console = Console(stderr=True, emoji=False)
     ds = get_dataset(args.dataset)
@@ -82,16 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         from bench.profiles import load_profile
 
         load_profile(args.profile)  # validate the name before touching data
-    specs = expand_grid(methods, ds.name, _split(args.regimes), seeds, args.profile, overrides)
+    specs = expand_grid(methods, ds.name, split_list(args.regimes), seeds, args.profile, overrides)
     for regime in {s.regime for s in specs}:
         from bench.regimes import parse_regime
 
         parse_regime(regime)
-    layout = prepare_dataset(ds.name, _data_root(args), _ConsoleSink(console))
-    runs = plan(specs, layout, _results(args))
+    layout = prepare_dataset(ds.name, data_root(args), _ConsoleSink(console))
+    runs = plan(specs, layout, results_root(args))
     todo = sum(not r.finished for r in runs)
     console.print(f"[bold]{ds.name}[/]: {len(runs)} runs ({len(runs) - todo} already finished), "
-                  f"profile {specs[0].profile if specs else '-'}, results in {_results(args)}")
+                  f"profile {specs[0].profile if specs else '-'}, results in {results_root(args)}")
     if args.dry_run:
         for r in runs:
             console.print(f"  {'done' if r.finished else 'todo'}  {r.spec.label()}  {r.directory}")
@@ -105,7 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     console.print("Runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
     if not args.no_table:
-        print_table(ds.name, _results(args), methods=methods,
+        print_table(ds.name, results_root(args), methods=methods,
                     regimes=sorted({s.regime for s in specs}),
                     profile=specs[0].profile if specs else None)
     return 1 if counts.get("failed") else 0
@@ -124,7 +116,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     console = Console(emoji=False)
     ds = get_dataset(args.dataset)
-    root = ds.default_root(_data_root(args))
+    root = ds.default_root(data_root(args))
     if args.action == "synth":
         if not hasattr(ds, "prepare") or not hasattr(ds, "is_current"):
             raise BenchError(f"'{ds.name}' is not a synthetic dataset; nothing to generate.",
@@ -147,10 +139,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
     import torch
     from rich.table import Table
 
-    from bench.cli_report import table_console
-    from bench.grid import expand_methods
     from bench.perf import LOOP_REFERENCE, measure
-    from bench.registry import get_dataset
+    from bench.registry import expand_methods, get_dataset
 
     ds = get_dataset(args.dataset)
     methods = [m for m in expand_methods(args.methods) if m != "sl"]
@@ -199,15 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   "partially annotated data (MTPSL, CVPR 2022).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data-root", help="data root (default: $BENCH_DATA_ROOT or ./datasets)")
-        p.add_argument("--results", help="record store (default: $BENCH_RESULTS or ./results)")
-
     p = sub.add_parser("list", help="registered methods, datasets, regimes and profiles")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("run", help="train and evaluate a grid of runs, then print the table")
-    p.add_argument("--methods", default="all", help="'all' or a comma list (default: all)")
+    p.add_argument("--methods", default="all",
+                   help="'all', a method set or a comma list (default: all; see bench list)")
     p.add_argument("--dataset", default="synthetic-nyuv2", help="default: synthetic-nyuv2")
     p.add_argument("--regimes", help="comma list (default: the dataset's paper regimes; "
                                      "full for SL and STL)")
@@ -220,10 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "core, at most 8, each with cores/jobs threads)")
     p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
-    common(p)
+    add_folder_options(p)
     p.set_defaults(func=cmd_run)
 
-    add_report_commands(sub, common)
+    add_report_commands(sub)
 
     p = sub.add_parser("perf", help="training-step time of each method relative to SL")
     p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
@@ -244,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("synth", "check"))
     p.add_argument("--dataset", default="synthetic-nyuv2")
     p.add_argument("--force", action="store_true", help="regenerate even if up to date")
-    common(p)
+    add_folder_options(p)
     p.set_defaults(func=cmd_data)
     return parser
 
@@ -253,9 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        from bench.registry import load_plugins
-
-        load_plugins()
         return int(args.func(args) or 0)
     except BenchError as exc:
         err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)

@@ -7,37 +7,17 @@ Records in, tables / figures / verdicts out; nothing here trains. Every user err
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
+from bench.cliargs import add_results_option, results_root, split_list, table_console
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.report.query import TableRequest
-
-
-def results_root(args: argparse.Namespace) -> Path:
-    return Path(args.results or os.environ.get("BENCH_RESULTS", "results"))
-
-
-def _split(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    return items or None
-
-
-def table_console(stderr: bool = False) -> Console:
-    """Console for tables: never narrower than a table needs when output is not a terminal."""
-    console = Console(emoji=False, stderr=stderr)
-    if not console.is_terminal:
-        console = Console(emoji=False, width=200, stderr=stderr)
-    return console
 
 
 def table_title(dataset: str, profile: str | None) -> str:
@@ -67,8 +47,8 @@ def print_table(dataset: str, results: Path, *, methods: list[str] | None = None
 def request_from_args(args: argparse.Namespace) -> TableRequest:
     from bench.report.query import TableRequest
 
-    return TableRequest(args.dataset, results_root(args), methods=_split(getattr(args, "methods", None)),
-                        regimes=_split(args.regimes), profile=args.profile,
+    return TableRequest(args.dataset, results_root(args), methods=split_list(getattr(args, "methods", None)),
+                        regimes=split_list(args.regimes), profile=args.profile,
                         baseline=args.baseline or "stl",
                         baseline_explicit=args.baseline is not None, interval=args.interval)
 
@@ -119,7 +99,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = ReportOptions(all_metrics=args.all_metrics,
                             qualitative=not args.no_qualitative, images=args.images,
                             qualitative_regime=args.qualitative_regime,
-                            data_root=Path(args.data_root) if args.data_root else None,
                             latex_png=not args.no_pdf)
     console = Console(stderr=True, emoji=False, highlight=False)
     index = write_report(request_from_args(args), out, options, log=console.print)
@@ -135,7 +114,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                            test=args.test, fail_on_incomparable=args.strict,
                            all_metrics=args.all_metrics)
     request = request_from_args(args)
-    request.methods = _split(args.method)
+    request.methods = split_list(args.method)
     result = run_check(request, against, options)
     render_check(result, table_console())
     return 1 if result.failed(options) else 0
@@ -155,8 +134,7 @@ def _selection(p: argparse.ArgumentParser, methods_flag: bool = True) -> None:
                         "interval (default std)")
 
 
-def add_report_commands(sub: argparse._SubParsersAction,
-                        common: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_report_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("table", help="comparison table of finished runs (mean ± spread, Δm)")
     _selection(p)
     p.add_argument("--format", choices=("rich", "markdown", "latex", "csv"),
@@ -167,22 +145,22 @@ def add_report_commands(sub: argparse._SubParsersAction,
                    help="add the paper's published numbers beside the measured ones")
     p.add_argument("--all-metrics", action="store_true", help="every metric, not only primary")
     p.add_argument("--no-spread", action="store_true", help="LaTeX: means only, no ± spread")
-    common(p)
+    add_results_option(p)
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("report", help="every table and figure of a dataset, with an index.md")
     _selection(p)
     p.add_argument("--out", help="folder (default: RESULTS/reports/DATASET)")
     p.add_argument("--all-metrics", action="store_true", help="bar charts of every metric")
-    p.add_argument("--images", type=int, default=3, help="validation images in the "
-                                                        "qualitative figure (default 3)")
+    p.add_argument("--images", type=int, default=3, help="test images in the qualitative "
+                                                        "figure (default 3, at most 4)")
     p.add_argument("--qualitative-regime", help="regime of the qualitative figure (default: "
                                                 "onelabel, else the first partial one)")
     p.add_argument("--no-qualitative", action="store_true",
-                   help="skip the qualitative figure (it loads the final weights and the data)")
+                   help="skip the qualitative and mapped-output figures")
     p.add_argument("--no-pdf", action="store_true",
                    help="do not compile the LaTeX tables to PDF / PNG")
-    common(p)
+    add_results_option(p)
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("check", help="compare runs with reference records; exit 1 on a regression")
@@ -202,5 +180,5 @@ def add_report_commands(sub: argparse._SubParsersAction,
                    help="compare every metric, not only each task's primary one")
     p.add_argument("--strict", action="store_true",
                    help="also exit 1 when a cell is not comparable or missing")
-    common(p)
+    add_results_option(p)
     p.set_defaults(func=cmd_check)

@@ -20,16 +20,11 @@ from typing import Any
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.engine.progress import ProgressSink, QueueSink, RichGridProgress, replay
 from bench.errors import BenchError
+from bench.record import Record, RecordError
 from bench.regimes import parse_regime
-from bench.registry import (
-    get_dataset,
-    get_method,
-    in_all,
-    method_class,
-    method_names,
-)
-from bench.runspec import RunSpec, config_hash, resolve
-from bench.store import is_finished, read_record, run_dir
+from bench.registry import get_dataset, method_info
+from bench.runspec import RunSpec, config_hash, resolve, run_dir
+from bench.store import is_finished, read_record
 
 
 @dataclass
@@ -38,21 +33,6 @@ class PlannedRun:
     config: dict[str, Any]
     directory: Path
     finished: bool
-
-
-def expand_methods(text: str) -> list[str]:
-    """``all`` or a comma list → registered method names (validated, display order kept)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise BenchError("No method given.", "Use --methods all or e.g. --methods sl,stl.")
-    out: list[str] = []
-    for name in names:
-        if name == "all":
-            out += [m for m in method_names() if in_all(m)]
-        else:
-            get_method(name)
-            out.append(name)
-    return list(dict.fromkeys(out))
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -76,12 +56,12 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
         regimes = [parse_regime(r).name for r in regimes]  # validate early
     specs = []
     for method in methods:
-        cls = method_class(get_method(method))
+        info = method_info(method)
         if regimes is not None:
             method_regimes = regimes
         else:
-            method_regimes = (list(ds.default_regimes) if cls.default_in_partial else []) + (
-                ["full"] if cls.default_in_full else [])
+            method_regimes = (list(ds.default_regimes) if info.in_partial else []) + (
+                ["full"] if info.in_full else [])
         for regime in method_regimes:
             for seed in seeds:
                 specs.append(RunSpec(method, dataset, regime, seed, profile, tuple(overrides)))
@@ -112,14 +92,13 @@ def plan(specs: list[RunSpec], layout: LayoutInfo, results_root: Path) -> list[P
     return out
 
 
-def _summary(record: dict[str, Any], spec: RunSpec) -> str:
-    metrics = record.get("metrics", {})
-    prim = [f"{t['name']} {metrics[t['name'] + '/' + t['primary']]:.4g}" for t in
-            record.get("tasks", []) if t["name"] + "/" + t["primary"] in metrics]
-    timing = record.get("timing", {})
-    text = f"{spec.label()}  {'  '.join(prim)}  ({timing.get('wall_time_s', 0):.0f} s)"
-    if record.get("status") != "ok" and record.get("error"):
-        text += f"\n         {record['error']['message'].splitlines()[0]}"
+def _summary(record: Record, spec: RunSpec) -> str:
+    metrics = record.metrics
+    prim = [f"{t.name} {metrics[t.name + '/' + t.primary]:.4g}" for t in record.tasks
+            if t.name + "/" + t.primary in metrics]
+    text = f"{spec.label()}  {'  '.join(prim)}  ({record.timing.get('wall_time_s', 0):.0f} s)"
+    if record.status != "ok" and record.error:
+        text += f"\n         {record.error['message'].splitlines()[0]}"
     return text
 
 
@@ -129,11 +108,14 @@ def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress
     todo = []
     for run in runs:
         if run.finished:
-            record = read_record(run.directory) or {}
+            try:
+                record = read_record(run.directory)
+            except RecordError:
+                record = None
             counts["skipped"] = counts.get("skipped", 0) + 1
             progress.finish(run.directory.name, "skipped",
-                            f"{run.spec.label()}: already finished ({record.get('status')}) "
-                            f"in {run.directory}")
+                            f"{run.spec.label()}: already finished "
+                            f"({record.status if record else '?'}) in {run.directory}")
         else:
             todo.append(run)
     if jobs <= 1:
@@ -144,8 +126,8 @@ def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         for run in todo:
             record = run_one(run.spec, run.config, run.directory, progress)
-            _count(counts, record["status"])
-            progress.finish(run.directory.name, record["status"], _summary(record, run.spec))
+            _count(counts, record.status)
+            progress.finish(run.directory.name, record.status, _summary(record, run.spec))
         return counts
     if not todo:
         return counts
@@ -201,9 +183,9 @@ def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgr
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 run = futures[fut]
-                record = fut.result()
-                _count(counts, record["status"])
-                progress.finish(run.directory.name, record["status"],
+                record = Record.from_dict(fut.result())
+                _count(counts, record.status)
+                progress.finish(run.directory.name, record.status,
                                 _summary(record, run.spec))
     except BaseException:
         for proc in list(getattr(pool, "_processes", {}).values()):
@@ -238,10 +220,5 @@ def _init_worker(threads: int, parent: int, events: Any) -> None:
 
 def _run_in_worker(spec: RunSpec, config: dict[str, Any], directory: str) -> dict[str, Any]:
     from bench.engine.execute import run_one
-    from bench.registry import load_plugins
 
-    load_plugins()
-    record = run_one(spec, config, Path(directory), QueueSink(_EVENTS))
-    return {"status": record["status"], "metrics": record.get("metrics", {}),
-            "tasks": record.get("tasks", []), "timing": record.get("timing", {}),
-            "error": record.get("error")}
+    return run_one(spec, config, Path(directory), QueueSink(_EVENTS)).to_dict()

@@ -19,15 +19,12 @@ only then divides, so the result does not depend on batch size or image order:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-
-from bench.tasks import DepthTask, NormalTask, SemanticTask, Task
 
 ANGLE_BIN_DEG = 0.01
 ANGLE_BINS = int(round(180 / ANGLE_BIN_DEG))
@@ -40,14 +37,15 @@ def _labels_of(data_batch: Any, task: str, device: torch.device) -> torch.Tensor
 class SemanticMetric(BaseMetric):
     """mIoU and pixel accuracy from one confusion matrix over the split."""
 
-    def __init__(self, task: SemanticTask, **kwargs: Any) -> None:
-        super().__init__(prefix=task.name, **kwargs)
+    def __init__(self, task: str, num_classes: int, **kwargs: Any) -> None:
+        super().__init__(prefix=task, **kwargs)
         self.task = task
+        self.num_classes = num_classes
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task.name] for s in data_samples])
-        label = _labels_of(data_batch, self.task.name, pred.device)
-        for row in confusion_per_image(pred, label, self.task.num_classes):
+        pred = torch.stack([s[self.task] for s in data_samples])
+        label = _labels_of(data_batch, self.task, pred.device)
+        for row in confusion_per_image(pred, label, self.num_classes):
             self.results.append(row.cpu().numpy())
 
     def compute_metrics(self, results: list) -> dict[str, float]:
@@ -80,13 +78,13 @@ def semantic_scores(confusion: np.ndarray) -> dict[str, float]:
 class DepthMetric(BaseMetric):
     """Absolute and relative depth error over all valid pixels of the split."""
 
-    def __init__(self, task: DepthTask, **kwargs: Any) -> None:
-        super().__init__(prefix=task.name, **kwargs)
+    def __init__(self, task: str, **kwargs: Any) -> None:
+        super().__init__(prefix=task, **kwargs)
         self.task = task
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task.name] for s in data_samples]).float()
-        label = _labels_of(data_batch, self.task.name, pred.device).float()
+        pred = torch.stack([s[self.task] for s in data_samples]).float()
+        label = _labels_of(data_batch, self.task, pred.device).float()
         for row in depth_stats_per_image(pred, label):
             self.results.append(row.cpu().numpy())
 
@@ -110,13 +108,13 @@ def depth_stats_per_image(pred: torch.Tensor, label: torch.Tensor) -> torch.Tens
 class NormalMetric(BaseMetric):
     """Mean / median angular error and % of pixels within 11.25°, 22.5°, 30°."""
 
-    def __init__(self, task: NormalTask, **kwargs: Any) -> None:
-        super().__init__(prefix=task.name, **kwargs)
+    def __init__(self, task: str, **kwargs: Any) -> None:
+        super().__init__(prefix=task, **kwargs)
         self.task = task
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task.name] for s in data_samples]).float()
-        label = _labels_of(data_batch, self.task.name, pred.device).float()
+        pred = torch.stack([s[self.task] for s in data_samples]).float()
+        label = _labels_of(data_batch, self.task, pred.device).float()
         sums, hist = normal_stats_per_image(pred, label)
         for s, h in zip(sums.cpu().numpy(), hist.cpu().numpy(), strict=True):
             self.results.append((s, h))
@@ -178,25 +176,11 @@ def histogram_median(hist: np.ndarray) -> float:
     return (lo + hi + 1) / 2 * ANGLE_BIN_DEG
 
 
-def build_metrics(tasks: Sequence[Task]) -> list[BaseMetric]:
-    """One metric per task, in task order."""
-    out: list[BaseMetric] = []
-    for task in tasks:
-        if isinstance(task, SemanticTask):
-            out.append(SemanticMetric(task))
-        elif isinstance(task, DepthTask):
-            out.append(DepthMetric(task))
-        elif isinstance(task, NormalTask):
-            out.append(NormalMetric(task))
-        else:  # pragma: no cover - a new task type must register its metric here
-            raise TypeError(f"no metric for task {task!r}")
-    return out
+def build_metrics(tasks: Sequence[Any]) -> list[BaseMetric]:
+    """One metric per task (:meth:`bench.tasks.Task.build_metric`), in task order."""
+    return [task.build_metric() for task in tasks]
 
 
-def metric_key(task: Task, metric: str) -> str:
+def metric_key(task: str, metric: str) -> str:
     """The key under which mmengine reports ``metric`` of ``task`` (``'semantic/mIoU'``)."""
-    return f"{task.name}/{metric}"
-
-
-def is_finite(value: float) -> bool:
-    return value is not None and math.isfinite(value)
+    return f"{task}/{metric}"

@@ -6,8 +6,9 @@ and labels shaped like the dataset's, a label mask from a regime, and the second
 cross-task methods use). Methods are timed in interleaved rounds (method A, B, … then again) so
 drift of the machine affects all alike; the median step time is reported with the FLOPs of one
 step (forward + backward, ``torch.utils.flop_counter``), so a time ratio can be compared with the
-work ratio. ``xtc (official-style loop)`` times the same xtc loss computed as the official code
-does (a Python loop over images and pairs, one mapping call per input).
+work ratio. ``xtc-loop`` (:data:`LOOP_REFERENCE`) times the same xtc loss computed as the
+official code does (a Python loop over images and pairs, one mapping call per input). Methods
+are built through the registry only: this module knows no method.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.regimes import parse_regime
 from bench.registry import METHODS, get_dataset
-from bench.tasks import DepthTask, NormalTask, SemanticTask, Task
+from bench.tasks import Task
 
-LOOP_REFERENCE = "xtc (official-style loop)"
+#: the registered variant that computes xtc's loss the official code's way
+LOOP_REFERENCE = "xtc-loop"
 
 
 @dataclass
@@ -50,15 +51,7 @@ def random_batch(tasks: tuple[Task, ...], batch: int, height: int, width: int, r
     g = torch.Generator().manual_seed(seed)
 
     def labels() -> dict[str, torch.Tensor]:
-        out = {}
-        for t in tasks:
-            if isinstance(t, SemanticTask):
-                out[t.name] = torch.randint(-1, t.num_classes, (batch, height, width), generator=g)
-            elif isinstance(t, DepthTask):
-                out[t.name] = torch.rand(batch, 1, height, width, generator=g) * 5 + 0.1
-            elif isinstance(t, NormalTask):
-                out[t.name] = F.normalize(torch.randn(batch, 3, height, width, generator=g), dim=1)
-        return out
+        return {t.name: t.random_label(batch, height, width, g) for t in tasks}
 
     mask = torch.from_numpy(parse_regime(regime).mask(batch, [t.name for t in tasks], seed))
     lab, lab2 = labels(), labels()
@@ -77,19 +70,6 @@ def _wrappers(model: torch.nn.Module) -> OptimWrapper | OptimWrapperDict:
     return wrappers["net"] if len(wrappers) == 1 else OptimWrapperDict(**wrappers)
 
 
-def build_for_perf(name: str, tasks: tuple[Task, ...], width: float) -> torch.nn.Module:
-    if name == LOOP_REFERENCE:
-        from methods.xtc import CrossTaskConsistency, xtc_loss_per_row_loop
-
-        class OfficialStyleLoop(CrossTaskConsistency):
-            def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2,
-                             feature2):
-                return {"loss_xtc": xtc_loss_per_row_loop(self, mask, preds2, labels2, feature2)}
-
-        return OfficialStyleLoop(tasks, width=width)
-    return METHODS.build({"type": name, "tasks": tasks, "width": width})
-
-
 def measure(methods: list[str], dataset: str, *, width: float, batch: int, height: int,
             width_px: int, regime: str, steps: int, rounds: int, warmup: int,
             device: str = "cpu", progress: Callable[[str], None] | None = None
@@ -100,7 +80,7 @@ def measure(methods: list[str], dataset: str, *, width: float, batch: int, heigh
     models, wrappers, flops = {}, {}, {}
     for name in methods:
         torch.manual_seed(0)
-        model = build_for_perf(name, tasks, width).to(device).train()
+        model = METHODS.build({"type": name, "tasks": tasks, "width": width}).to(device).train()
         models[name], wrappers[name] = model, _wrappers(model)
         for _ in range(warmup):
             model.train_step(data, wrappers[name])

@@ -84,7 +84,8 @@ class Regime:
                     f"Give one ratio per task, in this order, e.g. ratio:{':'.join(['1'] * k)}.")
             r = np.asarray(self.ratios, dtype=np.float64)
             return _one_label(n, r / r.sum(), rng)
-        assert self.path is not None
+        if self.path is None:
+            raise BenchError(f"Regime '{self.name}' has no split file.")
         return load_split_file(self.path, n, tasks)
 
 

@@ -1,106 +1,161 @@
 """Registries of the harness (mmengine ``Registry``): methods and datasets are built by name.
 
-A method is registered once with its class (or with a function returning a configured instance for
-a variant) and is then built from a dict config, like ``timm.create_model`` builds by name::
+A method is one file in ``methods/`` whose class is registered with its metadata::
+
+    @register_method("my_method", MethodInfo(summary=..., display=..., ...))
+    class MyMethod(PartialLabelMethod): ...
+
+and is then built from a dict config, like ``timm.create_model`` builds by name::
 
     model = METHODS.build(dict(type="xtc-nocond", tasks=tasks, width=0.25))
+
+The registries import their modules lazily (mmengine's ``locations=``): the first lookup imports
+``methods`` and ``bench.data``, whose ``__init__`` discovers every module of the package, so a new
+file needs no import list. Variants (``xtc-nocond``) are configurations of one class, registered
+under their own name with their own metadata.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from typing import Any
 
 from mmengine.registry import Registry
 
-from bench.errors import unknown_name
+from bench.errors import BenchError, unknown_name
+from bench.metadata import DatasetInfo, MethodInfo
 
-METHODS = Registry("method", scope="bench")
-DATASETS = Registry("dataset", scope="bench")
+METHODS = Registry("method", scope="bench", locations=["methods"])
+DATASETS = Registry("dataset", scope="bench", locations=["bench.data"])
 
-_LOADED = False
-
-
-def load_plugins() -> None:
-    """Import the modules that register methods and datasets (idempotent)."""
-    global _LOADED
-    if _LOADED:
-        return
-    importlib.import_module("methods")
-    importlib.import_module("bench.data")
-    _LOADED = True
+_INFO: dict[str, MethodInfo] = {}
+_OPTIONS: dict[str, dict[str, Any]] = {}
+_CLASS: dict[str, type] = {}
 
 
-def method_names() -> list[str]:
-    """Registered method names in display order (the order of the paper's tables)."""
-    load_plugins()
-    return sorted(METHODS.module_dict, key=lambda n: (display_order(n), n))
+def _load() -> None:
+    METHODS.import_from_location()
+    DATASETS.import_from_location()
 
 
-def display_order(name: str) -> int:
-    obj = METHODS.module_dict[name]
-    return int(getattr(obj, "display_order", getattr(method_class(obj), "display_order", 100)))
+def register_method(name: str, info: MethodInfo) -> Callable[[type], type]:
+    """Class decorator: register ``cls`` as method ``name`` with its metadata ``info``."""
+
+    def wrap(cls: type) -> type:
+        METHODS.register_module(name=name, module=cls)
+        _record(name, cls, info, {})
+        return cls
+
+    return wrap
 
 
-def in_all(name: str) -> bool:
-    """Whether ``--methods all`` includes ``name``."""
-    obj = METHODS.module_dict[name]
-    return bool(getattr(obj, "in_all", getattr(method_class(obj), "in_all", True)))
+def register_variant(name: str, cls: type, info: MethodInfo, **options: Any) -> None:
+    """Register ``name`` as ``cls`` with fixed constructor ``options`` (``xtc-nocond``: cond off).
 
-
-def dataset_names() -> list[str]:
-    load_plugins()
-    return sorted(DATASETS.module_dict)
-
-
-def get_method(name: str) -> Any:
-    """The registered class or factory of method ``name``; a clear error if unknown."""
-    load_plugins()
-    obj = METHODS.get(name)
-    if obj is None or name not in METHODS.module_dict:
-        raise unknown_name("method", name, METHODS.module_dict)
-    return obj
-
-
-def get_dataset(name: str) -> Any:
-    """The registered dataset description ``name``; a clear error if unknown."""
-    load_plugins()
-    if name not in DATASETS.module_dict:
-        raise unknown_name("dataset", name, DATASETS.module_dict)
-    return DATASETS.module_dict[name]
-
-
-def describe(obj: Any) -> str:
-    """First line of an object's docstring: the one-line description shown by ``bench list``."""
-    doc = (getattr(obj, "__doc__", None) or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else ""
-
-
-def register_variant(name: str, cls: type, description: str, *, display_order: int = 100,
-                     in_all: bool = True, **options: Any) -> None:
-    """Register ``name`` as ``cls`` with fixed ``options`` (e.g. ``xtc-nocond`` = xtc, cond off).
-
-    Variants are configurations of one class, not copies: the registered object is a small
-    factory that remembers its class and options, so ``bench list`` and the grid can read the
-    class's metadata.
+    The registered object is a small factory, so ``METHODS.build`` passes the remaining options
+    on; the grid reads the class and the fixed options through :func:`method_class` and
+    :func:`method_options`.
     """
 
     def build(**kwargs: Any) -> Any:
         return cls(**{**options, **kwargs})
 
-    build.__doc__ = description
+    build.__doc__ = info.summary
     build.__name__ = name.replace("-", "_")
-    build.method_class = cls  # type: ignore[attr-defined]
-    build.fixed_options = dict(options)  # type: ignore[attr-defined]
-    build.display_order = display_order  # type: ignore[attr-defined]
-    build.in_all = in_all  # type: ignore[attr-defined]
     METHODS.register_module(name=name, module=build)
+    _record(name, cls, info, options)
 
 
-def method_class(obj: Any) -> type:
-    """The class behind a registered method (itself, or the class of a variant)."""
-    return getattr(obj, "method_class", obj)
+def _record(name: str, cls: type, info: MethodInfo, options: dict[str, Any]) -> None:
+    summary = info.summary or _first_line(cls.__doc__)
+    _INFO[name] = MethodInfo(**{**info.to_dict(), "name": name, "summary": summary,
+                                "sets": tuple(info.sets)})
+    _OPTIONS[name] = dict(options)
+    _CLASS[name] = cls
 
 
-def method_fixed_options(obj: Any) -> dict[str, Any]:
-    return dict(getattr(obj, "fixed_options", {}))
+def _first_line(doc: str | None) -> str:
+    doc = (doc or "").strip()
+    return doc.splitlines()[0].rstrip(".") if doc else ""
+
+
+# -- methods ------------------------------------------------------------------------------------
+def method_names() -> list[str]:
+    """Registered method names in display order (the order of the paper's tables)."""
+    _load()
+    return sorted(_INFO, key=lambda n: (_INFO[n].order, n))
+
+
+def _known(name: str) -> None:
+    _load()
+    if name not in _INFO:
+        raise unknown_name("method", name, _INFO)
+
+
+def method_info(name: str) -> MethodInfo:
+    """The metadata of method ``name``; a clear error if it is not registered."""
+    _known(name)
+    return _INFO[name]
+
+
+def method_class(name: str) -> type:
+    """The class behind method ``name`` (itself, or the class of a variant)."""
+    _known(name)
+    return _CLASS[name]
+
+
+def method_options(name: str) -> dict[str, Any]:
+    """Constructor options that variant ``name`` fixes (empty for a plain method)."""
+    _known(name)
+    return dict(_OPTIONS[name])
+
+
+def method_sets() -> dict[str, list[str]]:
+    """Named method sets (``all`` and every name in a ``MethodInfo.sets``) → members in order."""
+    names = method_names()
+    sets: dict[str, list[str]] = {"all": [n for n in names if _INFO[n].in_all]}
+    for n in names:
+        for s in _INFO[n].sets:
+            sets.setdefault(s, []).append(n)
+    return sets
+
+
+def expand_methods(text: str) -> list[str]:
+    """``all``, a set name or a comma list of both → registered method names (validated)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise BenchError("No method given.", "Use --methods all or e.g. --methods sl,stl.")
+    sets = method_sets()
+    out: list[str] = []
+    for name in names:
+        if name in sets:
+            out += sets[name]
+        else:
+            _load()
+            if name not in _INFO:
+                raise unknown_name("method", name, [*_INFO, *sets])
+            out.append(name)
+    return list(dict.fromkeys(out))
+
+
+# -- datasets -----------------------------------------------------------------------------------
+def dataset_names() -> list[str]:
+    _load()
+    return sorted(DATASETS.module_dict)
+
+
+def get_dataset(name: str) -> Any:
+    """The registered dataset adapter class ``name``; a clear error if unknown."""
+    _load()
+    if name not in DATASETS.module_dict:
+        raise unknown_name("dataset", name, DATASETS.module_dict)
+    return DATASETS.module_dict[name]
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    ds = get_dataset(name)
+    return DatasetInfo(ds.name, ds.display, ds.default_profile)
+
+
+def describe_dataset(name: str) -> str:
+    return _first_line(get_dataset(name).__doc__)

@@ -21,9 +21,11 @@ from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
 from bench.profiles import apply_overrides, deep_merge, resolve_profile
 from bench.regimes import parse_regime
-from bench.registry import get_dataset, get_method, method_class, method_fixed_options
+from bench.registry import get_dataset, method_class, method_info, method_options
+from bench.store import record_dir
 
-RECORD_SCHEMA = 1
+#: version of the resolved config's layout (hashed with it; bump when the layout changes)
+CONFIG_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -64,17 +66,17 @@ def group_hash(config: dict[str, Any]) -> str:
 
 def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     """The full configuration of ``spec`` on a dataset whose layout was checked as ``layout``."""
-    registered = get_method(spec.method)
-    cls = method_class(registered)
+    cls = method_class(spec.method)
+    family = method_info(spec.method).family
     ds: type[DenseDataset] = get_dataset(spec.dataset)
     regime = parse_regime(spec.regime)
     profile = resolve_profile(spec.profile, list(getattr(ds, "profile_keys", (ds.name,))))
     profile = apply_overrides(profile, list(spec.overrides))
 
     methods_cfg = profile.get("methods", {})
-    options = deep_merge(methods_cfg.get(cls.family, {}), methods_cfg.get(spec.method, {}))
+    options = deep_merge(methods_cfg.get(family, {}), methods_cfg.get(spec.method, {}))
     optim_over = options.pop("optim", {})
-    options = {**options, **method_fixed_options(registered)}
+    options = {**options, **method_options(spec.method)}
     train = profile["train"]
     optim = {"net": {"optimizer": train["optimizer"], "scheduler": train["scheduler"]}}
     for group, defaults in cls.optim_group_defaults(options).items():
@@ -93,9 +95,9 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     if hasattr(ds, "manifest_expected"):
         fingerprint["synthetic"] = ds.manifest_expected()
     return {
-        "schema": RECORD_SCHEMA,
+        "schema": CONFIG_SCHEMA,
         "harness_version": __version__,
-        "method": {"name": spec.method, "family": cls.family, "options": options},
+        "method": {"name": spec.method, "family": family, "options": options},
         "dataset": {"name": ds.name, "tasks": list(ds.task_names()), "size": list(size),
                     "images": used, "fingerprint": fingerprint},
         "regime": regime.name,
@@ -112,5 +114,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     }
 
 
-def data_root_for(ds: type[DenseDataset], data_root: Path) -> Path:
-    return ds.default_root(Path(data_root))
+def run_dir(results_root: Path, spec: RunSpec, chash: str) -> Path:
+    """The folder of ``spec``'s record (see :mod:`bench.store`)."""
+    return record_dir(results_root, spec.dataset, parse_regime(spec.regime).slug, spec.method,
+                      spec.profile, spec.seed, chash)

@@ -1,14 +1,16 @@
-"""Record store: one JSON file per run, at a path derived from the RunSpec and its config hash.
+"""Record store: one record per run, at a path derived from the RunSpec and its config hash.
 
 ::
 
     RESULTS/runs/<dataset>/<regime>/<method>/<profile>-seed<seed>-<hash10>/
         record.json        the record (written atomically, last)
         model_final.pth    final weights (state_dict, loads with weights_only=True)
+        visuals.npz        what the report's figures draw of this run
         work/              mmengine work dir: checkpoints while running, logs
 
-A run is *finished* when ``record.json`` exists with status ``ok`` or ``diverged``; a ``failed``
-or missing record means the run is (re)started and resumes from its last checkpoint.
+A run is *finished* when ``record.json`` exists with status ``ok`` or ``diverged``; a ``failed``,
+missing or unreadable record means the run is (re)started and resumes from its last checkpoint.
+Records are written and read through :class:`bench.record.Record` only.
 """
 
 from __future__ import annotations
@@ -17,20 +19,20 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.regimes import parse_regime
-from bench.runspec import RunSpec
+from bench.record import Record, RecordError
 
-FINISHED = ("ok", "diverged")
 RECORD = "record.json"
 
 
-def run_dir(results_root: Path, spec: RunSpec, chash: str) -> Path:
-    regime = parse_regime(spec.regime).slug
-    return (Path(results_root) / "runs" / spec.dataset / regime / spec.method
-            / f"{spec.profile}-seed{spec.seed}-{chash[:10]}")
+def record_dir(results_root: Path, dataset: str, regime_slug: str, method: str, profile: str,
+               seed: int, chash: str) -> Path:
+    """The folder of one run's record."""
+    return (Path(results_root) / "runs" / dataset / regime_slug / method
+            / f"{profile}-seed{seed}-{chash[:10]}")
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -59,32 +61,67 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def read_record(directory: Path) -> dict[str, Any] | None:
-    path = Path(directory) / RECORD
+def write_record(directory: Path, record: Record) -> None:
+    atomic_write_json(Path(directory) / RECORD, record.to_dict())
+
+
+def load_record_file(path: Path) -> Record:
+    """The record in ``path``; :class:`RecordError` if it is not valid JSON or not a record."""
+    path = Path(path)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise RecordError(f"Cannot read record {path}: {type(exc).__name__}: {exc}") from None
+    return Record.from_dict(data, path=path.parent)
+
+
+def read_record(directory: Path) -> Record | None:
+    """The record of the run in ``directory``; ``None`` if there is none yet.
+
+    An unreadable record raises :class:`RecordError`.
+    """
+    path = Path(directory) / RECORD
+    if not path.is_file():
         return None
-    except ValueError:
-        return None  # a torn write cannot happen (atomic), but never crash on a bad file
+    return load_record_file(path)
 
 
 def is_finished(directory: Path) -> bool:
-    record = read_record(directory)
-    return record is not None and record.get("status") in FINISHED
+    """Whether the run in ``directory`` has a readable record with a finished status."""
+    try:
+        record = read_record(directory)
+    except RecordError:
+        return False
+    return record is not None and record.finished
 
 
-def iter_records(results_root: Path, dataset: str | None = None) -> Iterator[dict[str, Any]]:
-    """Every record under ``results_root/runs`` (optionally of one dataset), with its path."""
+@dataclass
+class RecordScan:
+    """The records found under a results root, and the files that could not be read."""
+
+    records: list[Record] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def scan_records(results_root: Path, dataset: str | None = None) -> RecordScan:
+    """Every record under ``results_root/runs`` (optionally of one dataset).
+
+    Unreadable files are not skipped silently: they come back in ``problems`` with the reason.
+    """
+    scan = RecordScan()
     base = Path(results_root) / "runs"
     if dataset:
         base = base / dataset
     if not base.is_dir():
-        return
+        return scan
     for path in sorted(base.rglob(RECORD)):
         try:
-            record = json.loads(path.read_text())
-        except ValueError:
-            continue
-        record["_path"] = str(path.parent)
-        yield record
+            scan.records.append(load_record_file(path))
+        except RecordError as exc:
+            scan.problems.append((path, exc.message))
+    return scan
+
+
+def iter_records(results_root: Path, dataset: str | None = None) -> Iterator[Record]:
+    """The readable records of :func:`scan_records`."""
+    yield from scan_records(results_root, dataset).records

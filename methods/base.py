@@ -1,55 +1,92 @@
 """Common base of every method: an mmengine ``BaseModel`` around the multi-task network.
 
 A method turns a batch (images, the labels the regime keeps, the label mask ``[B, K]``) into
-losses. The base class owns the SegNet, the supervised term of Eq. 1 (through a task weighting,
-see :mod:`bench.weighting`) and evaluation; subclasses add their own modules and loss terms by
-overriding :meth:`PartialLabelMethod.extra_losses`, or the whole training step when they need
-several optimisers (:meth:`train_step` with an mmengine ``OptimWrapperDict``).
+losses. The base class owns the network (:meth:`PartialLabelMethod.build_network`, a SegNet by
+default), the supervised term of Eq. 1 (through a task weighting, see :mod:`bench.weighting`),
+evaluation and the optimiser step; subclasses add their own modules and loss terms by overriding
+:meth:`PartialLabelMethod.extra_losses`, which receives the batch's predictions as one
+:class:`TrainingViews`. Several optimiser groups (net, FiLM, …) step jointly after one backward
+(:func:`joint_step`); a method with alternating updates overrides :meth:`train_step`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
 from bench.nets import SegNet
-from bench.tasks import SemanticTask, Task
+from bench.tasks import Task
 from bench.weighting import build_weighting, loss_matrix
+
+
+@dataclass
+class View:
+    """One view of a batch: images, the network's predictions on them, their labels, feature."""
+
+    image: torch.Tensor  # [B, 3, H, W]
+    preds: dict[str, torch.Tensor]  # task → [B, C_t, H, W] (after the task's activation)
+    labels: dict[str, torch.Tensor]  # task → label (unlabelled tasks blanked)
+    feature: torch.Tensor | None  # shared encoder feature f_φ(x), [B, C, H/32, W/32]
+
+
+@dataclass
+class TrainingViews:
+    """What a method's extra terms see for one training batch.
+
+    ``second`` is the second random scale-crop of every image, with its own predictions, labels
+    and feature, for methods that set ``needs_second_view``; otherwise it is ``main`` itself.
+    """
+
+    mask: torch.Tensor  # [B, K] bool, True = label kept
+    main: View
+    second: View
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.mask.shape[0])
+
+
+def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor) -> None:
+    """One backward of ``loss``, then every optimiser wrapper steps and clears its gradients."""
+    wrappers[0].backward(loss)
+    for w in wrappers:
+        w.step()
+    for w in wrappers:
+        w.zero_grad()
 
 
 class PartialLabelMethod(BaseModel):
     """Multi-task SegNet trained on the labels each image keeps (Eq. 1)."""
 
-    #: profile section that configures this method (``methods.<family>`` in a profile)
-    family: ClassVar[str] = ""
     #: the data loader adds a second random scale-crop view (``batch['view2']``)
     needs_second_view: ClassVar[bool] = False
-    #: regimes of the default grid: partial-label regimes of the dataset, and/or ``full``
-    default_in_partial: ClassVar[bool] = True
-    default_in_full: ClassVar[bool] = False
-    #: position in tables and ``bench list``; whether ``--methods all`` includes it
-    display_order: ClassVar[int] = 100
-    in_all: ClassVar[bool] = True
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0,
                  weighting: str = "uniform") -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
-        self.net = SegNet(self.tasks, width=width)
+        self.net = self.build_network(width)
         self.weighting_name = weighting
         self.weighting = build_weighting(weighting)
+
+    def build_network(self, width: float) -> nn.Module:
+        """The network: ``forward(image) → (predictions per task, shared feature)``."""
+        return SegNet(self.tasks, width=width)
 
     # -- mmengine entry points ------------------------------------------------------------------
     def forward(self, image: torch.Tensor, labels: dict[str, torch.Tensor] | None = None,
                 label_mask: torch.Tensor | None = None, index: torch.Tensor | None = None,
                 view2: dict[str, Any] | None = None, mode: str = "tensor") -> Any:
         if mode == "loss":
-            assert labels is not None and label_mask is not None
+            if labels is None or label_mask is None:
+                raise ValueError("mode='loss' needs the batch's labels and label_mask")
             return self.loss(image, labels, label_mask.bool(), view2)
         if mode == "predict":
             return self.predict(image)
@@ -61,16 +98,14 @@ class PartialLabelMethod(BaseModel):
         if view2 is not None and self.needs_second_view:
             both, feats = self.net(torch.cat([image, view2["image"]]))
             b = image.shape[0]
-            preds = {k: v[:b] for k, v in both.items()}
-            preds2 = {k: v[b:] for k, v in both.items()}
-            feature2 = feats[b:]
+            main = View(image, {k: v[:b] for k, v in both.items()}, labels, feats[:b])
+            second = View(view2["image"], {k: v[b:] for k, v in both.items()}, view2["labels"],
+                          feats[b:])
         else:
             preds, feature = self.net(image)
-            preds2, feature2 = preds, feature
-            view2 = {"image": image, "labels": labels}
-        losses = self.supervised_losses(preds, labels, mask)
-        losses.update(self.extra_losses(image, preds, labels, mask,
-                                        view2["image"], preds2, view2["labels"], feature2))
+            main = second = View(image, preds, labels, feature)
+        losses = self.supervised_losses(main.preds, labels, mask)
+        losses.update(self.extra_losses(TrainingViews(mask, main, second)))
         return losses
 
     def supervised_losses(self, preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
@@ -84,27 +119,29 @@ class PartialLabelMethod(BaseModel):
                 out[f"sup_{name}"] = (matrix[:, k].sum() / counts[k]).detach()
         return out
 
-    def extra_losses(self, image: torch.Tensor, preds: dict[str, torch.Tensor],
-                     labels: dict[str, torch.Tensor], mask: torch.Tensor,
-                     image2: torch.Tensor, preds2: dict[str, torch.Tensor],
-                     labels2: dict[str, torch.Tensor], feature2: torch.Tensor
-                     ) -> dict[str, torch.Tensor]:
-        """Method-specific terms (none for SL). ``*2`` refer to the second view if requested."""
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        """Method-specific terms (none for SL)."""
         return {}
+
+    def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
+        """One step: a single backward, then every optimiser group steps (:func:`joint_step`)."""
+        if not isinstance(optim_wrapper, OptimWrapperDict):
+            return super().train_step(data, optim_wrapper)
+        data = self.data_preprocessor(data, True)
+        total, log_vars = self.parse_losses(self._run_forward(data, mode="loss"))
+        joint_step(list(optim_wrapper.values()), total)
+        return log_vars
 
     # -- evaluation -----------------------------------------------------------------------------
     def predict_tensors(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Batched predictions ``{task: [B, C, H, W]}`` (semantic: logits)."""
+        """Batched predictions ``{task: [B, C, H, W]}`` (after each task's activation)."""
         return self.net(image)[0]
 
     @torch.no_grad()
     def predict(self, image: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-        """Per-image predictions for the metrics: semantic class map, depth, normals."""
+        """Per-image predictions in the form the metrics read (e.g. a class map)."""
         preds = self.predict_tensors(image)
-        out: dict[str, torch.Tensor] = {}
-        for task in self.tasks:
-            p = preds[task.name]
-            out[task.name] = p.argmax(1) if isinstance(task, SemanticTask) else p
+        out = {task.name: task.metric_prediction(preds[task.name]) for task in self.tasks}
         return [{k: v[i] for k, v in out.items()} for i in range(image.shape[0])]
 
     # -- optimisation ---------------------------------------------------------------------------

@@ -6,16 +6,12 @@ from collections.abc import Sequence
 
 import torch
 
+from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
-from bench.registry import METHODS
+from bench.registry import register_method
 from bench.tasks import Task
-from methods.crosstask import (
-    ConditionalMappingMixin,
-    CrossTaskMethod,
-    encode_rows,
-    mean_cosine_distance,
-    pair_rows,
-)
+from methods.base import TrainingViews
+from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
 
 def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
@@ -66,8 +62,10 @@ def margin_row_losses(target: torch.Tensor, sources: torch.Tensor, n: torch.Tens
     return (hinge * negatives).sum(1) / (b - 1)
 
 
-@METHODS.register_module(name="contrastive")
-class ContrastiveLoss(ConditionalMappingMixin, CrossTaskMethod):
+@register_method("contrastive", MethodInfo(
+    summary="", display="Contrastive-Loss", short="Contrastive", paper_name="Contrastive-Loss",
+    family="contrastive", colour="#CC79A7", order=50))
+class ContrastiveLoss(JointMappingMethod):
     """Contrastive-Loss: same-image pairs closer than other-image pairs in the joint pairwise space.
 
     For each row (image n, pair s ∈ U_n, t ∈ T_n) with anchor :math:`a = m^{t\\to st}(y^t_n)`:
@@ -85,22 +83,19 @@ class ContrastiveLoss(ConditionalMappingMixin, CrossTaskMethod):
     for the same pair), :math:`\\lambda = 2` as for ``xtc``, second view as for ``xtc``.
     """
 
-    family = "contrastive"
-    display_order = 50
-
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, margin: float = 0.5, cond: bool = True) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         cond=cond)
         self.margin = float(margin)
-        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
-                                        cond=cond)
 
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
-        n, s, t = pair_rows(mask)
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        n, s, t = pair_rows(views.mask)
         if n.numel() == 0:
             return {}
-        b = mask.shape[0]
-        target, sources = map_with_negatives(self.mapping, self.tasks, preds2, labels2,
-                                                n, s, t, b)
+        b = views.batch_size
+        v = views.second
+        target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
+                                             n, s, t, b)
         rows = margin_row_losses(target, sources, n, self.margin)
         return {"loss_contrastive": self.con_weight * rows.sum() / b}

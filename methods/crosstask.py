@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
-from mmengine.optim import OptimWrapperDict
 
+from bench.nets.mapping import CrossTaskMapping, pair_index
+from bench.nets.pairwise import PairwiseMaps
 from bench.tasks import Task
 from methods.base import PartialLabelMethod
 
@@ -71,46 +72,86 @@ class CrossTaskMethod(PartialLabelMethod):
     """Base of the methods that add a cross-task term computed on the second view."""
 
     needs_second_view = True
-    default_in_partial = True
-    default_in_full = False
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting)
         self.con_weight = float(con_weight)
 
-    def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
-        """One joint step: a single backward, then every optimiser group steps (e.g. net, FiLM)."""
-        if not isinstance(optim_wrapper, OptimWrapperDict):
-            return super().train_step(data, optim_wrapper)
-        data = self.data_preprocessor(data, True)
-        losses = self._run_forward(data, mode="loss")
-        total, log_vars = self.parse_losses(losses)
-        wrappers = list(optim_wrapper.values())
-        wrappers[0].backward(total)
-        for w in wrappers:
-            w.step()
-        for w in wrappers:
-            w.zero_grad()
-        return log_vars
 
+class JointMappingMethod(CrossTaskMethod):
+    """Cross-task methods in the joint pairwise task spaces of :class:`CrossTaskMapping`.
 
-class ConditionalMappingMixin:
-    """Methods mapping into joint pairwise spaces with :class:`CrossTaskMapping` (+ FiLM group)."""
+    Builds the mapping (``cond=False``: one mapping for every pair, no FiLM) and gives its FiLM
+    parameters their own optimiser group (official code: Adam lr 1e-3, StepLR(30, 0.5)).
+    """
 
-    film_lr_default: ClassVar[dict[str, Any]] = {
+    film_defaults: ClassVar[dict[str, Any]] = {
         "optimizer": {"type": "Adam", "lr": 1e-3},
         "scheduler": {"type": "StepLR", "step_size": 30, "gamma": 0.5},
     }
 
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0, cond: bool = True) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
+                                        cond=cond)
+
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        return {"film": cls.film_lr_default} if options.get("cond", True) else {}
+        return {"film": cls.film_defaults} if options.get("cond", True) else {}
+
+    @torch.no_grad()
+    def mapped_pairs(self, image: torch.Tensor, labels: dict[str, torch.Tensor],
+                     min_side: int = 8) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+        """Predictions of one image ``[3, H, W]`` and, per ordered pair (s, t), both mapped maps.
+
+        The maps are the deepest encoder stage of the mapping (before its pooling) whose shorter
+        side is still ≥ ``min_side`` pixels: the paper shows "the output of the mapping
+        function's last second layer"; this keeps the map readable at CPU sizes. Each row holds
+        ``source`` = :math:`m^{s\\to st}(\\hat y^s)`, ``target`` = :math:`m^{t\\to st}(y^t)`
+        (``[C, h, w]``), their per-pixel cosine similarity ``cos`` and the ``stage`` index.
+        """
+        k = len(self.tasks)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)  # the Gumbel sample of a segmentation prediction
+            preds = self.predict_tensors(image[None])
+            rows = []
+            for si, s in enumerate(self.tasks):
+                for ti, t in enumerate(self.tasks):
+                    if si == ti:
+                        continue
+                    dev = image.device
+                    pair = pair_index(torch.tensor([si], device=dev),
+                                      torch.tensor([ti], device=dev), k)
+                    src: list[torch.Tensor | None] = [None] * k
+                    tgt: list[torch.Tensor | None] = [None] * k
+                    src[si] = s.encode_prediction(preds[s.name])
+                    tgt[ti] = t.encode_label(labels[t.name][None])
+                    a = self.mapping.stage_outputs(src, torch.tensor([si], device=dev), pair)
+                    b = self.mapping.stage_outputs(tgt, torch.tensor([ti], device=dev), pair)
+                    ok = [i for i, x in enumerate(a) if min(x.shape[-2:]) >= min_side]
+                    stage = ok[-1] if ok else 0
+                    fa, fb = a[stage][0], b[stage][0]
+                    cos = torch.nn.functional.cosine_similarity(fa, fb, dim=0, eps=1e-12)
+                    rows.append({"source_task": s.name, "target_task": t.name,
+                                 "source": fa.cpu().numpy(), "target": fb.cpu().numpy(),
+                                 "cos": cos.cpu().numpy(), "stage": stage})
+        return {name: v[0] for name, v in preds.items()}, rows
 
     def optim_groups(self) -> dict[str, list[torch.nn.Parameter]]:
-        film = {id(p) for p in self.mapping.film_parameters()}  # type: ignore[attr-defined]
-        net = [p for p in self.parameters() if p.requires_grad and id(p) not in film]  # type: ignore
-        groups = {"net": net}
+        film = self.mapping.film_parameters()
+        film_ids = {id(p) for p in film}
+        groups = {"net": [p for p in self.parameters() if p.requires_grad and id(p) not in film_ids]}
         if film:
-            groups["film"] = self.mapping.film_parameters()  # type: ignore[attr-defined]
+            groups["film"] = film
         return groups
+
+
+class PairwiseMappingMethod(CrossTaskMethod):
+    """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
+
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 con_weight: float = 2.0) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        self.maps = PairwiseMaps(self.tasks, width)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import torch
 
-from bench.registry import METHODS
-from bench.tasks import Task
-from methods.crosstask import CrossTaskMethod
-from methods.pairwise_maps import PairwiseMaps
+from bench.metadata import MethodInfo
+from bench.registry import register_method
+from methods.base import TrainingViews
+from methods.crosstask import PairwiseMappingMethod
 
 
-@METHODS.register_module(name="direct_map")
-class DirectMap(CrossTaskMethod):
+@register_method("direct_map", MethodInfo(
+    summary="", display="Direct-Map", short="Direct-Map", paper_name="Direct-Map",
+    family="direct_map", colour="#009E73", order=40))
+class DirectMap(PairwiseMappingMethod):
     """Direct-Map: map the unlabelled task's prediction into the labelled task's space and supervise it there.
 
     For every ordered pair (s, t) and image n with s unlabelled and t labelled:
@@ -22,21 +24,14 @@ class DirectMap(CrossTaskMethod):
 
     with :math:`L^t` task t's supervised loss. Mapping and network learn jointly from this term (the
     paper: "learning mappings from prediction of one task to another task's groundtruth").
-    K(K−1) SegNet mappings (:class:`~methods.pairwise_maps.PairwiseMaps`); each runs once per
+    K(K−1) SegNet mappings (:class:`~bench.nets.pairwise.PairwiseMaps`); each runs once per
     step on all rows of its pair. Choices the paper leaves open: :math:`\\lambda = 2` (as ``xtc``),
     the second view and prediction encodings of ``xtc``, mappings at the main network's width.
     """
 
-    family = "direct_map"
-    display_order = 40
-
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
-        self.maps = PairwiseMaps(self.tasks, width)
-
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
-        b = mask.shape[0]
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        mask, b = views.mask, views.batch_size
+        preds2, labels2 = views.second.preds, views.second.labels
         total = preds2[self.tasks[0].name].new_zeros(())
         any_rows = False
         for i, j, s, t in self.maps.pairs():

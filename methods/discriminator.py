@@ -11,11 +11,13 @@ from mmengine.optim import OptimWrapperDict
 from torch import nn
 from torch.func import functional_call
 
+from bench.metadata import MethodInfo
 from bench.nets.segnet import init_weights, segnet_filters
-from bench.registry import METHODS
+from bench.registry import register_method
 from bench.tasks import Task
+from methods.base import TrainingViews, joint_step
 from methods.contrastive import map_with_negatives
-from methods.crosstask import ConditionalMappingMixin, CrossTaskMethod, pair_rows
+from methods.crosstask import JointMappingMethod, pair_rows
 
 
 class PairDiscriminator(nn.Module):
@@ -61,8 +63,10 @@ def pair_bce(logits: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return pos + neg
 
 
-@METHODS.register_module(name="discriminator")
-class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
+@register_method("discriminator", MethodInfo(
+    summary="", display="Discriminator-Loss", short="Discrim.", paper_name="Discriminator-Loss",
+    family="discriminator", colour="#8c564b", order=60))
+class DiscriminatorLoss(JointMappingMethod):
     """Discriminator-Loss: a same-image pair discriminator and the network updated alternately.
 
     Rows and pairs as in ``contrastive``: positive = (:math:`m^{s\\to st}(\\hat y^s_n)`,
@@ -85,16 +89,10 @@ class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
     :math:`\\lambda = 2`, the conditional mapping and second view of ``xtc``.
     """
 
-    family = "discriminator"
-    display_order = 60
-
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, cond: bool = True) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
-        from bench.nets.mapping import CrossTaskMapping
-
-        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
-                                        cond=cond)
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         cond=cond)
         self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
 
     @classmethod
@@ -112,13 +110,15 @@ class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
         return groups
 
     # the generator loss of step 2 (also what ``loss`` returns, e.g. for evaluation of the loss)
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
-        n, s, t = pair_rows(mask)
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        n, s, t = pair_rows(views.mask)
         if n.numel() == 0:
             self._pairs = None
             return {}
-        b = mask.shape[0]
-        target, sources = map_with_negatives(self.mapping, self.tasks, preds2, labels2, n, s, t, b)
+        b = views.batch_size
+        v = views.second
+        target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
+                                             n, s, t, b)
         self._pairs = (target, sources, n)  # kept for the discriminator step of this iteration
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
@@ -132,7 +132,9 @@ class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
         """Alternating step: D on this batch's pairs, then the network and mappings against D."""
-        assert isinstance(optim_wrapper, OptimWrapperDict), "needs net/film/discriminator groups"
+        if not isinstance(optim_wrapper, OptimWrapperDict):
+            raise TypeError("the discriminator method needs an OptimWrapperDict with its "
+                            "net and discriminator groups")
         data = self.data_preprocessor(data, True)
         self._pairs = None
         losses = self._run_forward(data, mode="loss")
@@ -149,11 +151,6 @@ class DiscriminatorLoss(ConditionalMappingMixin, CrossTaskMethod):
             losses["loss_disc_gen"] = self.con_weight * rows.sum() / data["label_mask"].shape[0]
         # step 2: network + mappings (+ FiLM); D received no gradient from this loss
         total, log_vars = self.parse_losses(losses)
-        generator = [w for name, w in optim_wrapper.items() if name != "discriminator"]
-        generator[0].backward(total)
-        for w in generator:
-            w.step()
-        for w in generator:
-            w.zero_grad()
+        joint_step([w for name, w in optim_wrapper.items() if name != "discriminator"], total)
         self._pairs = None
         return {**log_vars, **log}

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
 
-from bench.registry import METHODS
-from bench.tasks import Task
-from methods.crosstask import CrossTaskMethod
-from methods.pairwise_maps import PairwiseMaps
+from bench.metadata import MethodInfo
+from bench.registry import register_method
+from methods.base import TrainingViews
+from methods.crosstask import PairwiseMappingMethod
 
 
-@METHODS.register_module(name="perceptual_map")
-class PerceptualMap(CrossTaskMethod):
+@register_method("perceptual_map", MethodInfo(
+    summary="", display="Perceptual-Map", short="Perceptual-Map", paper_name="Perceptual-Map",
+    family="perceptual_map", colour="#E69F00", order=30))
+class PerceptualMap(PairwiseMappingMethod):
     """Perceptual-Map: perceptual loss through per-pair mappings trained on the available labels.
 
     Two terms per ordered pair (s, t), each on the rows where it is defined:
@@ -37,16 +37,9 @@ class PerceptualMap(CrossTaskMethod):
     and width of ``direct_map``.
     """
 
-    family = "perceptual_map"
-    display_order = 30
-
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
-        self.maps = PairwiseMaps(self.tasks, width)
-
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
-        b = mask.shape[0]
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        mask, b = views.mask, views.batch_size
+        preds2, labels2 = views.second.preds, views.second.labels
         fit = preds2[self.tasks[0].name].new_zeros(())
         perceptual = fit.clone()
         for i, j, s, t in self.maps.pairs():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from bench.registry import METHODS
+from bench.metadata import MethodInfo
+from bench.registry import register_method
 from methods.base import PartialLabelMethod
 
 
-@METHODS.register_module(name="sl")
+@register_method("sl", MethodInfo(
+    summary="SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1)",
+    display="Supervised Learning", short="SL", paper_name="SL", family="sl",
+    colour="#0072B2", order=20, in_partial=True, in_full=True))
 class SupervisedLearning(PartialLabelMethod):
     """SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1).
 
@@ -15,8 +19,3 @@ class SupervisedLearning(PartialLabelMethod):
     per-task loss matrix and the label mask. With the ``full`` regime this is the fully
     supervised multi-task baseline.
     """
-
-    family = "sl"
-    default_in_partial = True
-    default_in_full = True
-    display_order = 20

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from bench.registry import METHODS
-from bench.tasks import DepthTask, SemanticTask, Task
-from methods.base import PartialLabelMethod
+from bench.metadata import MethodInfo
+from bench.registry import register_method
+from methods.base import PartialLabelMethod, TrainingViews
 
 
 def random_boxes(n: int, height: int, width: int, scales: Sequence[float],
@@ -45,12 +45,9 @@ def crop_resize(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
-def consistency_view(task: Task, pred: torch.Tensor) -> torch.Tensor:
-    """The values compared by :math:`L_u`: class probabilities for semantics, else the prediction."""
-    return F.softmax(pred, dim=1) if isinstance(task, SemanticTask) else pred
-
-
-@METHODS.register_module(name="ssl")
+@register_method("ssl", MethodInfo(
+    summary="", display="Semi-supervised Learning", short="SSL", paper_name="SSL", family="ssl",
+    colour="#56B4E9", order=25))
 class SemiSupervised(PartialLabelMethod):
     """SSL: random-crop consistency (MSE) of the predictions of each image's unlabelled tasks (Eq. 2).
 
@@ -67,11 +64,10 @@ class SemiSupervised(PartialLabelMethod):
     augmentation does to depth labels; both branches receive gradient (Π-model style).
     """
 
-    family = "ssl"
-    display_order = 25
     crop_scales: tuple[float, ...] = (1.2, 1.5)
 
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        mask, image, preds = views.mask, views.main.image, views.main.preds
         rows = (~mask).any(1).nonzero().squeeze(1)
         if rows.numel() == 0:
             return {}
@@ -83,10 +79,9 @@ class SemiSupervised(PartialLabelMethod):
         for k, task in enumerate(self.tasks):
             if not unlabelled[:, k].any():
                 continue
-            full = crop_resize(consistency_view(task, preds[task.name][rows]), boxes)
-            if isinstance(task, DepthTask):
-                full = full / scale.view(-1, 1, 1, 1)
-            crop = consistency_view(task, crop_preds[task.name])
+            full = task.follow_zoom(crop_resize(task.consistency_view(preds[task.name][rows]),
+                                                boxes), scale)
+            crop = task.consistency_view(crop_preds[task.name])
             mse = (full - crop).pow(2).flatten(1).mean(1)
             per_image = per_image + unlabelled[:, k] * mse
         per_image = per_image / unlabelled.sum(1)

@@ -8,13 +8,27 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.metadata import MethodInfo
 from bench.nets import SegNet
-from bench.registry import METHODS
+from bench.registry import register_method
 from bench.tasks import Task
 from methods.base import PartialLabelMethod
 
 
-@METHODS.register_module(name="stl")
+class SingleTaskNets(nn.ModuleDict):
+    """One single-task SegNet per task; ``forward`` returns every task's prediction (no feature)."""
+
+    def __init__(self, tasks: Sequence[Task], width: float) -> None:
+        super().__init__({t.name: SegNet([t], width=width) for t in tasks})
+
+    def forward(self, image: torch.Tensor) -> tuple[dict[str, torch.Tensor], None]:
+        return {name: net(image)[0][name] for name, net in self.items()}, None
+
+
+@register_method("stl", MethodInfo(
+    summary="STL: one single-task SegNet per task, each trained on that task's labels only",
+    display="STL", short="STL", paper_name="STL", family="stl", colour="#8c8c8c", order=10,
+    in_partial=False, in_full=True))
 class SingleTaskLearning(PartialLabelMethod):
     """STL: one single-task SegNet per task, each trained on that task's labels only.
 
@@ -23,19 +37,19 @@ class SingleTaskLearning(PartialLabelMethod):
     images :math:`\\mathcal N_t` of the batch labelled for :math:`t`; it only ever sees those images
     (its batch-norm statistics too). The networks share nothing, so one optimiser over all of
     them equals separate training (Adam is per-parameter, and a network without labelled images in
-    a batch gets no gradient and no update). Baseline of Δm.
+    a batch gets no gradient and no update). Baseline of Δm. Tasks are not weighted against each
+    other (they share no parameter), so the only weighting is ``uniform``.
     """
-
-    family = "stl"
-    default_in_partial = False
-    default_in_full = True
-    display_order = 10
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0,
                  weighting: str = "uniform") -> None:
-        super().__init__(tasks, width=width, weighting="uniform")
-        del self.net
-        self.nets = nn.ModuleDict({t.name: SegNet([t], width=width) for t in self.tasks})
+        if weighting != "uniform":
+            raise ValueError(f"STL trains independent networks: weighting {weighting!r} has "
+                             "no meaning for it")
+        super().__init__(tasks, width=width, weighting=weighting)
+
+    def build_network(self, width: float) -> nn.Module:
+        return SingleTaskNets(self.tasks, width)
 
     def loss(self, image: torch.Tensor, labels: dict[str, torch.Tensor], mask: torch.Tensor,
              view2: dict[str, Any] | None) -> dict[str, torch.Tensor]:
@@ -45,12 +59,9 @@ class SingleTaskLearning(PartialLabelMethod):
             rows = mask[:, k].nonzero().squeeze(1)
             if rows.numel() == 0:
                 continue
-            pred = self.nets[task.name](image[rows])[0][task.name]
+            pred = self.net[task.name](image[rows])[0][task.name]
             loss = task.per_image_loss(pred, labels[task.name][rows]).mean()
             total = total + loss
             out[f"sup_{task.name}"] = loss.detach()
         out["loss_sup"] = total
         return out
-
-    def predict_tensors(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: net(image)[0][name] for name, net in self.nets.items()}

@@ -6,16 +6,12 @@ from collections.abc import Sequence
 
 import torch
 
+from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
-from bench.registry import METHODS, register_variant
+from bench.registry import register_method, register_variant
 from bench.tasks import Task
-from methods.crosstask import (
-    ConditionalMappingMixin,
-    CrossTaskMethod,
-    encode_rows,
-    mean_cosine_distance,
-    pair_rows,
-)
+from methods.base import TrainingViews
+from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
 
 def map_rows(mapping: CrossTaskMapping, tasks: Sequence[Task], preds: dict[str, torch.Tensor],
@@ -53,8 +49,13 @@ def xtc_row_losses(mapped_source: torch.Tensor, mapped_target: torch.Tensor,
     return loss
 
 
-@METHODS.register_module(name="xtc")
-class CrossTaskConsistency(ConditionalMappingMixin, CrossTaskMethod):
+XTC_INFO = MethodInfo(
+    summary="", display="Cross-task (XTC)", short="XTC", paper_name="Ours", family="xtc",
+    colour="#D55E00", order=70, mapped_figure=True)
+
+
+@register_method("xtc", XTC_INFO)
+class CrossTaskConsistency(JointMappingMethod):
     """XTC (the paper's "Ours"): cross-task consistency in conditional pairwise task spaces (Eq. 4).
 
     For image :math:`n` and every pair :math:`s \\in \\mathcal U_n, t \\in \\mathcal T_n`
@@ -81,24 +82,20 @@ class CrossTaskConsistency(ConditionalMappingMixin, CrossTaskMethod):
     ``reg_weight=0`` (Table 6 "w/o reg"), ``weighting='uncertainty'`` (Table 5).
     """
 
-    family = "xtc"
-    display_order = 70
-
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         cond=cond)
         self.reg_weight = float(reg_weight)
-        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
-                                        cond=cond)
 
-    def extra_losses(self, image, preds, labels, mask, image2, preds2, labels2, feature2):
-        n, s, t = pair_rows(mask)
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        n, s, t = pair_rows(views.mask)
         if n.numel() == 0:
             return {}
-        ms, mt = map_rows(self.mapping, self.tasks, preds2, labels2, n, s, t)
-        rows = xtc_row_losses(ms, mt, feature2[n], self.reg_weight)
-        b = mask.shape[0]
-        return {"loss_xtc": self.con_weight * rows.sum() / b,
+        v = views.second
+        ms, mt = map_rows(self.mapping, self.tasks, v.preds, v.labels, n, s, t)
+        rows = xtc_row_losses(ms, mt, v.feature[n], self.reg_weight)
+        return {"loss_xtc": self.con_weight * rows.sum() / views.batch_size,
                 "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach()}
 
 
@@ -130,12 +127,35 @@ def xtc_loss_per_row_loop(model: CrossTaskConsistency, mask: torch.Tensor,
     return model.con_weight * total / mask.shape[0]
 
 
-register_variant("xtc-nocond", CrossTaskConsistency,
-                 "XTC w/o cond: one joint mapping for every task pair, no FiLM (Table 6)",
-                 display_order=71, cond=False)
-register_variant("xtc-noreg", CrossTaskConsistency,
-                 "XTC w/o reg: without the regulariser to the image feature (Table 6)",
-                 display_order=72, reg_weight=0.0)
-register_variant("xtc-uncertainty", CrossTaskConsistency,
-                 "XTC + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
-                 display_order=73, in_all=False, weighting="uncertainty")
+class OfficialStyleLoop(CrossTaskConsistency):
+    """XTC with its loss computed the official code's way (:func:`xtc_loss_per_row_loop`)."""
+
+    def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
+        v = views.second
+        return {"loss_xtc": xtc_loss_per_row_loop(self, views.mask, v.preds, v.labels, v.feature)}
+
+
+def _variant(name: str, cls: type, summary: str, display: str, short: str, colour: str,
+             order: int, paper_name: str | None = None, **kw: object) -> None:
+    flags = {k: kw.pop(k) for k in ("in_all", "sets") if k in kw}
+    info = MethodInfo(summary=summary, display=display, short=short, family="xtc",
+                      colour=colour, order=order, paper_name=paper_name, mapped_figure=True,
+                      **flags)
+    register_variant(name, cls, info, **kw)
+
+
+_variant("xtc-nocond", CrossTaskConsistency,
+         "XTC w/o cond: one joint mapping for every task pair, no FiLM (Table 6)",
+         "XTC (w/o cond)", "XTC w/o cond", "#F4A582", 71, "Ours-w/o-cond", cond=False)
+_variant("xtc-noreg", CrossTaskConsistency,
+         "XTC w/o reg: without the regulariser to the image feature (Table 6)",
+         "XTC (w/o reg)", "XTC w/o reg", "#9E1B32", 72, "Ours-w/o-reg", reg_weight=0.0)
+_variant("xtc-uncertainty", CrossTaskConsistency,
+         "XTC + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
+         "XTC + Uncertainty", "XTC + Unc.", "#6A3D9A", 73, "Ours+Uncertainty", in_all=False,
+         weighting="uncertainty")
+_variant("xtc-loop", OfficialStyleLoop,
+         "XTC computed as the official code does (a Python loop over images and task pairs): "
+         "the reference of bench perf and of the batched loss",
+         "XTC (official-style loop)", "XTC loop", "#E9967A", 74, in_all=False,
+         sets=("reference",))

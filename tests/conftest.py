@@ -1,4 +1,9 @@
-"""Shared fixtures: tiny datasets in the real on-disk layouts, isolated result stores."""
+"""Shared fixtures: tiny datasets in the real on-disk layouts, isolated result stores.
+
+Every test reads and writes data under its own temporary folders, never ``./datasets`` or
+``./results``. Training and end-to-end tests are marked ``slow`` (``pytest -m "not slow"``
+skips them).
+"""
 
 from __future__ import annotations
 
@@ -25,3 +30,23 @@ def cityscapes_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data_cs")
     write_cityscapes(root / "cityscapes", n_train=12, n_val=6, h=64, w=128)
     return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both built-in synthetic datasets, generated once per test session."""
+    from bench.cli import main
+
+    root = tmp_path_factory.mktemp("synthetic")
+    for name in ("synthetic-nyuv2", "synthetic-cityscapes"):
+        assert main(["data", "synth", "--dataset", name, "--data-root", str(root)]) == 0
+    return root
+
+
+@pytest.fixture(autouse=True)
+def isolated_roots(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+                   ) -> None:
+    """Default data and results roots in a temporary folder: nothing lands in the checkout."""
+    base = tmp_path_factory.mktemp("defaults")
+    monkeypatch.setenv("BENCH_DATA_ROOT", str(base / "datasets"))
+    monkeypatch.setenv("BENCH_RESULTS", str(base / "results"))

@@ -1,28 +1,58 @@
-"""Hand-made run records with known metric values (no training) for the report tests."""
+"""Hand-made run records with known metric values (no training) for the report tests.
+
+They are built through :class:`bench.record.Record` and written where the store puts real ones,
+so the tests read exactly what the runner writes.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
+from bench.metadata import DatasetInfo, MethodInfo
+from bench.record import Record, TaskEntry
+from bench.regimes import parse_regime
+from bench.store import record_dir
+from bench.store import write_record as store_record
+
 TASKS = [
-    {"name": "semantic", "primary": "mIoU", "metrics": [
-        {"key": "mIoU", "label": "mIoU", "higher_is_better": True, "decimals": 2},
-        {"key": "pixAcc", "label": "Pix Acc", "higher_is_better": True, "decimals": 2}]},
-    {"name": "depth", "primary": "absErr", "metrics": [
+    {"name": "semantic", "primary": "mIoU", "title": "Segmentation", "abbrev": "Seg.",
+     "metrics": [
+         {"key": "mIoU", "label": "mIoU", "higher_is_better": True, "decimals": 2, "unit": "%"},
+         {"key": "pixAcc", "label": "Pix Acc", "higher_is_better": True, "decimals": 2,
+          "unit": "%"}]},
+    {"name": "depth", "primary": "absErr", "title": "Depth", "abbrev": "Depth", "metrics": [
         {"key": "absErr", "label": "aErr", "higher_is_better": False, "decimals": 4},
         {"key": "relErr", "label": "rErr", "higher_is_better": False, "decimals": 4}]},
-    {"name": "normal", "primary": "mean", "metrics": [
-        {"key": "mean", "label": "mErr", "higher_is_better": False, "decimals": 2}]},
+    {"name": "normal", "primary": "mean", "title": "Surface Normal", "abbrev": "Norm.",
+     "metrics": [{"key": "mean", "label": "mErr", "higher_is_better": False, "decimals": 2,
+                  "unit": "°"}]},
 ]
+
+#: the metadata the paper's methods register (what their records carry)
+INFO = {
+    "stl": ("STL", "STL", "STL", 10), "sl": ("Supervised Learning", "SL", "SL", 20),
+    "ssl": ("Semi-supervised Learning", "SSL", "SSL", 25),
+    "perceptual_map": ("Perceptual-Map", "Perceptual-Map", "Perceptual-Map", 30),
+    "direct_map": ("Direct-Map", "Direct-Map", "Direct-Map", 40),
+    "contrastive": ("Contrastive-Loss", "Contrastive", "Contrastive-Loss", 50),
+    "discriminator": ("Discriminator-Loss", "Discrim.", "Discriminator-Loss", 60),
+    "xtc": ("Cross-task (XTC)", "XTC", "Ours", 70),
+}
+DATASETS = {"nyuv2": "NYUv2", "cityscapes": "Cityscapes", "synthetic-nyuv2": "synthetic NYUv2"}
+
+
+def method_info(method: str) -> MethodInfo:
+    display, short, paper, order = INFO.get(method, (method, method, None, 100))
+    return MethodInfo(summary="", display=display, short=short, family=method, colour="",
+                      order=order, paper_name=paper, mapped_figure=method == "xtc", name=method)
 
 
 def write_record(results: Path, dataset: str, method: str, regime: str, seed: int,
                  metrics: dict[str, float], *, profile: str = "quick", config_tag: str = "",
                  history: list[dict[str, float]] | None = None, status: str = "ok",
                  finished_at: str = "2026-11-25T00:00:00") -> Path:
-    """Write ``results/runs/DATASET/REGIME/METHOD/…/record.json`` like the runner does.
+    """Write a record where the store puts the one of that run; return its folder.
 
     ``group_id`` is a function of (dataset, method, regime, profile, config_tag) and not of the
     seed, as for real runs; change ``config_tag`` to simulate a changed config.
@@ -30,20 +60,18 @@ def write_record(results: Path, dataset: str, method: str, regime: str, seed: in
     group = hashlib.sha256(f"{dataset}|{method}|{regime}|{profile}|{config_tag}".encode()
                            ).hexdigest()
     run = hashlib.sha256(f"{group}|{seed}".encode()).hexdigest()
-    folder = (Path(results) / "runs" / dataset / regime.replace(":", "-") / method
-              / f"{profile}-seed{seed}-{run[:10]}")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = record_dir(results, dataset, parse_regime(regime).slug, method, profile, seed, run)
     hist = history or [{"epoch": 1, "metrics": {k: v * 0.8 for k, v in metrics.items()}},
                        {"epoch": 2, "metrics": dict(metrics)}]
-    record = {
-        "schema": 1, "run_id": run[:12], "group_id": group[:12], "config_hash": run,
-        "spec": {"method": method, "dataset": dataset, "regime": regime, "seed": seed,
-                 "profile": profile, "overrides": []},
-        "config": {"regime": regime}, "tasks": TASKS, "status": status,
-        "history": hist, "metrics": metrics if status == "ok" else {},
-        "finished_at": finished_at,
-    }
-    (folder / "record.json").write_text(json.dumps(record))
+    record = Record(
+        run_id=run[:12], group_id=group[:12], config_hash=run,
+        spec={"method": method, "dataset": dataset, "regime": regime, "seed": seed,
+              "profile": profile, "overrides": []},
+        config={"regime": regime}, tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
+        method_info=method_info(method),
+        dataset_info=DatasetInfo(dataset, DATASETS.get(dataset, dataset), "quick"),
+        history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at)
+    store_record(folder, record)
     return folder
 
 

@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from polling import wait_until
 
 from bench.cli import main
 from bench.store import iter_records
@@ -22,6 +22,7 @@ def _records(results: Path) -> list[dict]:
     return list(iter_records(results))
 
 
+@pytest.mark.slow
 def test_run_writes_one_record_per_run_then_skips(nyuv2_root, tmp_path, capsys):
     results = tmp_path / "res"
     argv = ["run", "--methods", "sl,stl", "--dataset", "nyuv2", "--regimes",
@@ -30,18 +31,18 @@ def test_run_writes_one_record_per_run_then_skips(nyuv2_root, tmp_path, capsys):
     assert main(argv) == 0
     records = _records(results)
     assert len(records) == 12
-    assert {(r["spec"]["method"], r["config"]["regime"], r["spec"]["seed"]) for r in records} == {
+    assert {(r.method, r.regime, r.seed) for r in records} == {
         (m, g, s) for m in ("sl", "stl") for g in ("full", "onelabel", "randomlabels")
         for s in (0, 1)}
     for r in records:
-        assert r["status"] == "ok"
-        assert set(r["metrics"]) >= {"semantic/mIoU", "depth/absErr", "normal/mean"}
-        assert r["history"] and r["history"][-1]["epoch"] == 2
-        assert r["timing"]["step_time_s"] > 0 and r["memory"]["peak_bytes"] > 0
-        assert r["environment"]["torch"] and r["mask"]["shape"] == [16, 3]
-        assert r["config"]["optim"]["net"]["optimizer"]["type"] == "Adam"
-        assert (Path(r["_path"]) / "model_final.pth").is_file()
-        assert not list((Path(r["_path"]) / "work").glob("*.pth"))  # training ckpts dropped
+        assert r.status == "ok"
+        assert set(r.metrics) >= {"semantic/mIoU", "depth/absErr", "normal/mean"}
+        assert r.history and r.history[-1]["epoch"] == 2
+        assert r.timing["step_time_s"] > 0 and r.memory["peak_bytes"] > 0
+        assert r.environment["torch"] and r.mask["shape"] == [16, 3]
+        assert r.config["optim"]["net"]["optimizer"]["type"] == "Adam"
+        assert (Path(r.path) / "model_final.pth").is_file()
+        assert not list((Path(r.path) / "work").glob("*.pth"))  # training ckpts dropped
     capsys.readouterr()
     assert main(argv) == 0
     out = capsys.readouterr()
@@ -60,6 +61,7 @@ def test_run_writes_one_record_per_run_then_skips(nyuv2_root, tmp_path, capsys):
     assert "semantic: mIoU (higher is better)" in table
 
 
+@pytest.mark.slow
 def test_changed_config_is_a_new_run(nyuv2_root, tmp_path):
     results = tmp_path / "res"
     base = ["run", "--methods", "sl", "--dataset", "nyuv2", "--regimes", "onelabel", "--seeds",
@@ -68,7 +70,7 @@ def test_changed_config_is_a_new_run(nyuv2_root, tmp_path):
     assert main(base) == 0
     assert main(base + ["--set", "train.epochs=1"]) == 0
     records = _records(results)
-    assert len(records) == 2 and len({r["config_hash"] for r in records}) == 2
+    assert len(records) == 2 and len({r.config_hash for r in records}) == 2
 
 
 @pytest.mark.parametrize("argv,expected", [
@@ -79,7 +81,7 @@ def test_changed_config_is_a_new_run(nyuv2_root, tmp_path):
     (["run", "--profile", "quik"], "Did you mean 'quick'?"),
     (["run", "--seeds", "a,b"], "Bad --seeds"),
     (["run", "--set", "epochs"], "Bad --set"),
-    (["table", "--dataset", "nyuv3"], "Valid datasets"),
+    (["table", "--dataset", "nyuv3"], "No run records of nyuv3"),
 ])
 def test_user_errors_exit_2_with_a_message(argv, expected, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # ./datasets does not exist here
@@ -115,13 +117,10 @@ def _cli(args: list[str], **kw) -> subprocess.Popen:
 
 
 def _wait_for(pattern: str, base: Path, timeout: float = 120) -> None:
-    t0 = time.time()
-    while not list(base.rglob(pattern)):
-        if time.time() - t0 > timeout:
-            raise TimeoutError(pattern)
-        time.sleep(0.05)
+    wait_until(lambda: list(base.rglob(pattern)), timeout, f"a file {pattern} under {base}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_and_matches_uninterrupted(nyuv2_root, tmp_path, sig):
     args = ["run", "--methods", "sl", "--dataset", "nyuv2", "--regimes", "randomlabels",
@@ -146,22 +145,24 @@ def test_killed_run_resumes_and_matches_uninterrupted(nyuv2_root, tmp_path, sig)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     rec = _records(results)[0]
-    assert rec["timing"]["resumed"] == 1
-    assert rec["metrics"] == ref["metrics"]
-    assert [h["epoch"] for h in rec["history"]] == [1, 2, 3, 4, 5]
-    assert json.dumps(rec["history"][-1]["metrics"]) == json.dumps(ref["history"][-1]["metrics"])
+    assert rec.timing["resumed"] == 1
+    assert rec.metrics == ref.metrics
+    assert [h["epoch"] for h in rec.history] == [1, 2, 3, 4, 5]
+    assert json.dumps(rec.history[-1]["metrics"]) == json.dumps(ref.history[-1]["metrics"])
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_twice(nyuv2_root, tmp_path):
     args = ["run", "--methods", "stl", "--dataset", "nyuv2", "--regimes", "onelabel", "--seeds",
             "7", "--profile", "smoke", "--jobs", "1", "--no-table", "--data-root", str(nyuv2_root)]
     assert main([*args, "--results", str(tmp_path / "a")]) == 0
     assert main([*args, "--results", str(tmp_path / "b")]) == 0
     a, b = _records(tmp_path / "a")[0], _records(tmp_path / "b")[0]
-    assert a["metrics"] == b["metrics"] and a["config_hash"] == b["config_hash"]
-    assert a["history"] == b["history"]
+    assert a.metrics == b.metrics and a.config_hash == b.config_hash
+    assert a.history == b.history
 
 
+@pytest.mark.slow
 def test_parallel_workers_finish_and_die_with_a_killed_parent(nyuv2_root, tmp_path):
     args = ["run", "--methods", "sl,stl", "--dataset", "nyuv2", "--regimes", "onelabel",
             "--seeds", "0,1", "--profile", "smoke", "--set", "train.epochs=40", "--jobs", "2",
@@ -173,15 +174,24 @@ def test_parallel_workers_finish_and_die_with_a_killed_parent(nyuv2_root, tmp_pa
     assert len(children) >= 2  # the worker processes (and multiprocessing's manager)
     proc.kill()
     proc.wait(timeout=30)
-    time.sleep(3)  # workers notice their parent is gone within a second
-    alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
-             and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()]
-    assert alive == []
+
+    def alive() -> list[str]:
+        out = []
+        for pid in children:
+            try:
+                if "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+                    out.append(pid)
+            except FileNotFoundError:
+                pass
+        return out
+
+    # workers notice their parent is gone within a second
+    wait_until(lambda: not alive(), 30, "the workers of the killed parent to exit")
     assert not _records(tmp_path / "res")
     proc = _cli(args)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     records = _records(tmp_path / "res")
-    assert len(records) == 4 and all(r["status"] == "ok" for r in records)
-    assert any(r["timing"]["resumed"] for r in records)
-    assert {r["environment"]["torch_threads"] for r in records} == {max(1, os.cpu_count() // 2)}
+    assert len(records) == 4 and all(r.status == "ok" for r in records)
+    assert any(r.timing["resumed"] for r in records)
+    assert {r.environment["torch_threads"] for r in records} == {max(1, os.cpu_count() // 2)}

@@ -6,15 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper, OptimWrapperDict
+from views import views
 
-from bench.data import NYUv2
+from bench.data.nyuv2 import NYUv2
 from bench.nets.mapping import CrossTaskMapping
-from bench.registry import METHODS, load_plugins, method_names
+from bench.registry import METHODS, method_names
 from bench.tasks import DepthTask, NormalTask, SemanticTask
 from methods.discriminator import DiscriminatorLoss
 from methods.ssl import SemiSupervised
 
-load_plugins()
 TASKS = NYUv2.build_tasks()
 B, H, W = 4, 64, 64
 
@@ -44,14 +44,14 @@ def test_no_supervised_gradient_from_unlabelled_tasks(name):
     mask = torch.zeros(B, 3, dtype=torch.bool)
     mask[:, 1] = True  # only depth labelled
     batch = _batch(mask)
-    nets = getattr(model, "nets", None)
-    if nets is not None:  # STL: its loss is the supervised loss of each network
+    stl = name == "stl"
+    if stl:  # its loss is the supervised loss of each network
         sup = model.loss(batch["image"], batch["labels"], mask, None)["loss_sup"]
     else:
         sup = model.supervised_losses(model.predict_tensors(batch["image"]), batch["labels"],
                                       mask)["loss_sup"]
     sup.backward()
-    heads = ([nets["semantic"].pred_task1, nets["normal"].pred_task1] if nets is not None
+    heads = ([model.net["semantic"].pred_task1, model.net["normal"].pred_task1] if stl
              else [model.net.pred_task1, model.net.pred_task3])
     for head in heads:
         assert all(p.grad is None for p in head.parameters()), name
@@ -67,7 +67,7 @@ def test_regulariser_target_feature_is_detached():
     preds = {k: v.detach().requires_grad_() for k, v in model.predict_tensors(
         torch.rand(B, 3, H, W)).items()}
     feature = torch.randn(B, model.net.filters[-1], 2, 2, requires_grad=True)
-    out = model.extra_losses(None, None, None, ONE, None, preds, _labels(), feature)
+    out = model.extra_losses(views(ONE, preds, _labels(), feature))
     out["loss_xtc"].backward()
     assert feature.grad is None
     assert preds["depth"].grad is not None  # the unlabelled prediction does get gradient
@@ -130,7 +130,7 @@ def test_perceptual_terms_train_what_they_should():
     model = METHODS.build({"type": "perceptual_map", "tasks": TASKS, "width": 0.0625})
     preds = {k: v.detach().requires_grad_() for k, v in model.predict_tensors(
         torch.rand(B, 3, H, W)).items()}
-    out = model.extra_losses(None, None, None, ONE, None, preds, _labels(), None)
+    out = model.extra_losses(views(ONE, preds, _labels(), None))
     out["loss_map_fit"].backward(retain_graph=True)
     assert all(p.grad is None for p in preds.values())  # fitting the maps leaves the net alone
     assert any(p.grad is not None for p in model.maps.parameters())

@@ -10,7 +10,8 @@ import pytest
 import torch
 from layouts import write_cityscapes, write_nyuv2
 
-from bench.data import Cityscapes, NYUv2
+from bench.data.cityscapes import Cityscapes
+from bench.data.nyuv2 import NYUv2
 from bench.errors import DatasetError
 
 

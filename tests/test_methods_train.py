@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 from bench.cli import main
 from bench.engine import hooks as hooks_mod
-from bench.registry import load_plugins, method_names
+from bench.registry import method_names
 from bench.store import iter_records
 
-load_plugins()
+pytestmark = pytest.mark.slow
 ALL = method_names()
-
-
-@pytest.fixture(scope="session")
-def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Both built-in synthetic datasets, generated once per test session."""
-    root = tmp_path_factory.mktemp("synthetic")
-    for name in ("synthetic-nyuv2", "synthetic-cityscapes"):
-        assert main(["data", "synth", "--dataset", name, "--data-root", str(root)]) == 0
-    return root
 
 
 @pytest.mark.parametrize("dataset", ["synthetic-nyuv2", "synthetic-cityscapes"])
@@ -34,13 +24,13 @@ def test_every_method_trains_with_finite_losses(dataset, synthetic_root, tmp_pat
                  "--no-table", "--data-root", str(synthetic_root), "--results",
                  str(results)]) == 0
     records = list(iter_records(results))
-    assert sorted(r["spec"]["method"] for r in records) == sorted(ALL)
+    assert sorted(r.method for r in records) == sorted(ALL)
     for r in records:
-        assert r["status"] == "ok", (r["spec"]["method"], r.get("error"))
-        train = r["history"][-1]["train"]
+        assert r.status == "ok", (r.method, r.error)
+        train = r.history[-1]["train"]
         assert train and all(math.isfinite(v) for v in train.values())
-        assert all(math.isfinite(v) for v in r["metrics"].values() if v == v)
-    losses = {r["spec"]["method"]: r["history"][-1]["train"] for r in records}
+        assert all(math.isfinite(v) for v in r.metrics.values() if v == v)
+    losses = {r.method: r.history[-1]["train"] for r in records}
     assert "loss_xtc" in losses["xtc"] and "loss_ssl" in losses["ssl"]
     assert "disc_loss" in losses["discriminator"] and "loss_perceptual" in losses["perceptual_map"]
 
@@ -77,6 +67,6 @@ def test_multi_optimiser_methods_resume_exactly(method, groups, synthetic_root, 
 
     assert main([*args, "--results", str(tmp_path / "cut")]) == 0
     rec = next(iter_records(tmp_path / "cut"))
-    assert rec["timing"]["resumed"] == 1
-    assert rec["metrics"] == ref["metrics"]
-    assert rec["history"] == ref["history"]
+    assert rec.timing["resumed"] == 1
+    assert rec.metrics == ref.metrics
+    assert rec.history == ref.history

@@ -10,9 +10,6 @@ import torch
 from mmengine.evaluator import Evaluator
 
 from bench.metrics import (
-    DepthMetric,
-    NormalMetric,
-    SemanticMetric,
     confusion_per_image,
     histogram_median,
     semantic_scores,
@@ -25,7 +22,7 @@ def _evaluate(metric, batches):
     ev = Evaluator([metric])
     n = 0
     for labels, preds in batches:
-        name = metric.task.name
+        name = metric.task
         samples = [{name: p} for p in preds]
         ev.process(data_samples=samples, data_batch={"labels": {name: labels}})
         n += len(preds)
@@ -38,7 +35,7 @@ def test_semantic_miou_and_pixel_accuracy_by_hand():
     pred = torch.tensor([[[0, 1, 1, 1], [2, 0, 2, 0]]])
     # valid pixels: 6. class 0: tp 1, gt 2, pred 2 (one at a 2-pixel) -> IoU 1/3
     # class 1: tp 2, gt 2, pred 3 -> 2/3; class 2: tp 1, gt 2, pred 1 -> 1/2
-    out = _evaluate(SemanticMetric(task), [(label, pred)])
+    out = _evaluate(task.build_metric(), [(label, pred)])
     assert out["semantic/mIoU"] == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3 * 100)
     assert out["semantic/pixAcc"] == pytest.approx(4 / 6 * 100)
 
@@ -57,8 +54,8 @@ def test_semantic_accumulates_over_split_not_per_image():
     task = SemanticTask(2)
     l1, p1 = torch.tensor([[[0, 0, 0, 1]]]), torch.tensor([[[0, 0, 0, 0]]])
     l2, p2 = torch.tensor([[[1, 1, 1, 1]]]), torch.tensor([[[1, 1, 1, 1]]])
-    whole = _evaluate(SemanticMetric(task), [(torch.cat([l1, l2]), torch.cat([p1, p2]))])
-    split = _evaluate(SemanticMetric(task), [(l1, p1), (l2, p2)])
+    whole = _evaluate(task.build_metric(), [(torch.cat([l1, l2]), torch.cat([p1, p2]))])
+    split = _evaluate(task.build_metric(), [(l1, p1), (l2, p2)])
     # confusion: [[3,0],[1,4]] -> IoU0 = 3/4, IoU1 = 4/5
     assert whole["semantic/mIoU"] == pytest.approx((3 / 4 + 4 / 5) / 2 * 100)
     assert split["semantic/mIoU"] == pytest.approx(whole["semantic/mIoU"])
@@ -77,7 +74,7 @@ def test_depth_errors_over_valid_pixels_by_hand():
     task = DepthTask()
     label = torch.tensor([[[[1.0, 2.0], [0.0, 4.0]]]])  # one missing pixel
     pred = torch.tensor([[[[1.5, 1.0], [9.0, 5.0]]]])
-    out = _evaluate(DepthMetric(task), [(label, pred)])
+    out = _evaluate(task.build_metric(), [(label, pred)])
     assert out["depth/absErr"] == pytest.approx((0.5 + 1.0 + 1.0) / 3)
     assert out["depth/relErr"] == pytest.approx((0.5 / 1 + 1.0 / 2 + 1.0 / 4) / 3)
 
@@ -86,7 +83,7 @@ def test_depth_accumulates_over_pixels_of_the_split():
     task = DepthTask()
     a = (torch.tensor([[[[1.0, 1.0]]]]), torch.tensor([[[[2.0, 2.0]]]]))  # 2 px, err 1
     b = (torch.tensor([[[[1.0, 0.0]]]]), torch.tensor([[[[4.0, 7.0]]]]))  # 1 px, err 3
-    out = _evaluate(DepthMetric(task), [a, b])
+    out = _evaluate(task.build_metric(), [a, b])
     assert out["depth/absErr"] == pytest.approx((1 + 1 + 3) / 3)
 
 
@@ -101,7 +98,7 @@ def test_normal_angles_by_hand():
     gt[0, :, 0, 4] = 0  # missing
     angles = [5.0, 15.0, 25.0, 40.0, 90.0]
     pred = torch.tensor([_unit(a) for a in angles]).T.reshape(1, 3, 1, 5)
-    out = _evaluate(NormalMetric(task), [(gt, pred)])
+    out = _evaluate(task.build_metric(), [(gt, pred)])
     valid = np.array(angles[:4])
     assert out["normal/mean"] == pytest.approx(valid.mean(), abs=1e-4)
     assert out["normal/median"] == pytest.approx(np.median(valid), abs=0.01)
@@ -119,5 +116,5 @@ def test_histogram_median_matches_numpy_on_binned_values():
 
 
 def test_metrics_with_no_valid_pixel_are_nan_not_crash():
-    out = _evaluate(DepthMetric(DepthTask()), [(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))])
+    out = _evaluate(DepthTask().build_metric(), [(torch.zeros(1, 1, 2, 2), torch.ones(1, 1, 2, 2))])
     assert math.isnan(out["depth/absErr"])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from records import metrics_of, write_record
@@ -12,9 +10,11 @@ from bench.cli import main
 from bench.report.aggregate import DELTA
 from bench.report.bars import bar_figure
 from bench.report.curves import curves_figure
+from bench.report.mapped import mapped_rows
 from bench.report.plotstyle import save_figure
 from bench.report.query import TableRequest, build_summary
 from bench.report.sweep import sweep_figure
+from bench.store import iter_records
 
 DS = "synthetic-nyuv2"
 RATIOS = ["ratio:1:9", "ratio:5:5", "ratio:9:1"]
@@ -51,7 +51,7 @@ def test_bars_one_bar_per_row_with_error_bars(results, tmp_path):
     from matplotlib.container import ErrorbarContainer
     errs = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert len(errs) == 3  # an error bar per row (3 seeds each)
-    assert "error bars ± std" in fig._supxlabel.get_text()
+    assert "error bars ± std" in fig.get_supxlabel()
     paths = save_figure(fig, tmp_path / "fig" / "bars")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size for p in paths)
     dm = bar_figure(summary, DELTA).axes[0]
@@ -68,7 +68,7 @@ def test_sweep_one_line_per_method_over_the_fraction(results):
     np.testing.assert_allclose(lines["xtc"].get_ydata(), [10 + 1 + 2 + 1, 10 + 5 + 2 + 1,
                                                           10 + 9 + 2 + 1])
     assert len(seg.collections) == 2  # shaded band over seeds per method
-    assert "labelled for segmentation (%)" in fig._supxlabel.get_text()
+    assert "labelled for segmentation (%)" in fig.get_supxlabel()
     assert any("Δm" in ax.get_title() for ax in fig.axes)
 
 
@@ -82,6 +82,7 @@ def test_curves_per_epoch_per_method(results):
     np.testing.assert_allclose(lines["xtc"].get_ydata(), [5 + 2 + 1, 10 + 2 + 1, 15 + 2 + 1])
 
 
+@pytest.mark.slow
 def test_report_suite_writes_index_linking_everything(results, tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["report", "--dataset", DS, "--results", str(results), "--out", str(out),
@@ -92,27 +93,27 @@ def test_report_suite_writes_index_linking_everything(results, tmp_path, capsys)
         assert (out / name).is_file(), name
         assert name in index, name
     assert (out / "sweep.pdf").is_file()
-    # no final weights in hand-made records: the qualitative figure is skipped with a reason
+    # no figure data beside hand-made records: the qualitative figure is skipped with a reason
     assert "Qualitative figure skipped" in index
 
 
-def test_report_and_figures_from_trained_runs(tmp_path, capsys):
-    """Real (smoke) runs keep their final weights: the Fig. 4 grid and the Fig. 3 mappings."""
+@pytest.mark.slow
+def test_report_and_figures_from_trained_runs(synthetic_root, tmp_path, capsys):
+    """Real (smoke) runs render their figure data: the Fig. 4 grid and the Fig. 3 mappings."""
     results = tmp_path / "res"
     assert main(["run", "--methods", "sl,xtc", "--dataset", DS, "--regimes", "onelabel",
                  "--seeds", "0", "--profile", "smoke", "--jobs", "1", "--results", str(results),
-                 "--no-table"]) == 0
+                 "--data-root", str(synthetic_root), "--no-table"]) == 0
     out = tmp_path / "report"
     assert main(["report", "--dataset", DS, "--results", str(results), "--out", str(out),
                  "--profile", "smoke", "--images", "2"]) == 0
     index = (out / "index.md").read_text()
     assert (out / "qualitative.png").is_file() and "qualitative.png" in index
     assert (out / "mapped_xtc.png").is_file() and "mapped_xtc.png" in index
-    from bench.report.mapped import mapped_figure
-    run = next(Path(results, "runs", DS, "onelabel", "xtc").iterdir())
-    fig = mapped_figure(run)
-    assert len(fig.mapped_rows) == 6  # every ordered pair of the three tasks
-    assert all(-1.0 <= cos <= 1.0 for _, _, cos in fig.mapped_rows)
+    record = next(r for r in iter_records(results) if r.method == "xtc")
+    rows = mapped_rows(record)
+    assert len(rows) == 6  # every ordered pair of the three tasks
+    assert all(-1.0 <= cos <= 1.0 for _, _, cos in rows)
     assert main(["report", "--dataset", DS, "--results", str(results), "--profile", "smoke",
                  "--out", str(tmp_path / "r2"), "--qualitative-regime", "full"]) == 0
     assert "skipped" in (tmp_path / "r2" / "index.md").read_text()

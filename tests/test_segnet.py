@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.data import NYUv2
+from bench.data.nyuv2 import NYUv2
 from bench.nets import SegNet, segnet_filters
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mtpsl_segnet_nyuv2_shapes.json"

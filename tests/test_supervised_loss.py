@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.data import NYUv2
+from bench.data.nyuv2 import NYUv2
 from bench.regimes import parse_regime
 from bench.weighting import UncertaintyWeighting, UniformWeighting, loss_matrix
 from methods.sl import SupervisedLearning
@@ -99,16 +99,16 @@ def test_stl_networks_only_learn_from_their_task():
     mask[:2, 1] = True  # depth labels on two images only
     out = model.loss(image, labels, mask, None)
     out["loss_sup"].backward()
-    assert all(p.grad is None for p in model.nets["semantic"].parameters())
-    assert all(p.grad is None for p in model.nets["normal"].parameters())
-    assert model.nets["depth"].pred_task1[1].weight.grad is not None
+    assert all(p.grad is None for p in model.net["semantic"].parameters())
+    assert all(p.grad is None for p in model.net["normal"].parameters())
+    assert model.net["depth"].pred_task1[1].weight.grad is not None
     # the depth network saw only the two labelled images (batch-norm statistics included)
     with torch.no_grad():
-        pred = model.nets["depth"](image[:2])[0]["depth"]
+        pred = model.net["depth"](image[:2])[0]["depth"]
     ref = TASKS[1].per_image_loss(pred, labels["depth"][:2]).mean()
     assert torch.allclose(out["loss_sup"], ref, atol=1e-6)
     with torch.no_grad():
-        pred_all = model.nets["depth"](image)[0]["depth"]
+        pred_all = model.net["depth"](image)[0]["depth"]
     assert not torch.allclose(TASKS[1].per_image_loss(pred_all[:2], labels["depth"][:2]).mean(),
                               ref)
 

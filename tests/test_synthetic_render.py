@@ -9,25 +9,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data import Cityscapes, NYUv2, SyntheticCityscapes, SyntheticNYUv2
-from bench.data.synthetic import (
+from bench.data.cityscapes import Cityscapes
+from bench.data.nyuv2 import NYUv2
+from bench.data.synthetic import indoor, street, writer
+from bench.data.synthetic.camera import Camera, intrinsics
+from bench.data.synthetic.classes import (
     CITYSCAPES7_CLASSES,
     CITYSCAPES19_CLASSES,
     CITYSCAPES19_TO_7,
-    GENERATOR_VERSION,
     NYUV2_CLASSES,
-    generate_dataset,
-    indoor,
-    render_indoor,
-    render_street,
-    street,
-    writer,
+    Nyu,
+    map_19_to_7,
 )
-from bench.data.synthetic.camera import Camera, intrinsics
-from bench.data.synthetic.classes import Nyu, map_19_to_7
 from bench.data.synthetic.geometry import Box, Cylinder, Plane, Sphere, cast, occluded
+from bench.data.synthetic.indoor import render_indoor
 from bench.data.synthetic.scene import Scene
+from bench.data.synthetic.street import render_street
 from bench.data.synthetic.textures import Material
+from bench.data.synthetic.writer import GENERATOR_VERSION, generate_dataset
+from bench.data.synthetic_sets import SyntheticCityscapes, SyntheticNYUv2
 
 NYU_FOLDERS = ("image", "label", "depth", "normal")
 CITY_FOLDERS = ("image", "label_7", "label_19", "depth")
@@ -249,6 +249,7 @@ def test_label_7_is_the_category_of_label_19():
         np.testing.assert_array_equal(s["label_7"], map_19_to_7(s["label_19"]))
 
 
+@pytest.mark.slow
 def test_every_class_appears():
     seen = set()
     for i in range(40):
@@ -346,6 +347,7 @@ def test_adapters_accept_the_manifest(tmp_path, monkeypatch):
         cls.check_layout(root)
 
 
+@pytest.mark.slow
 def test_workers_give_byte_identical_files(tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "MIN_JOBS_PER_WORKER", 1)
     kw = dict(n_train=3, n_val=2, height=24, width=32, seed=3)

@@ -1,12 +1,12 @@
 """Dataset adapters (code). The data itself lives under the data root (``datasets/`` by default).
 
-Importing this package registers every adapter in :data:`bench.registry.DATASETS`.
+Importing this package imports every module in it, which registers every adapter in
+:data:`bench.registry.DATASETS`: a new dataset is one new module.
 """
 
-from bench.data.base import DenseDataset, LayoutInfo
-from bench.data.cityscapes import Cityscapes
-from bench.data.nyuv2 import NYUv2
-from bench.data.synthetic_sets import SyntheticCityscapes, SyntheticNYUv2
+import importlib
+import pkgutil
 
-__all__ = ["Cityscapes", "DenseDataset", "LayoutInfo", "NYUv2", "SyntheticCityscapes",
-           "SyntheticNYUv2"]
+for _module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    if not _module.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_module.name}")

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from bench.data.augment import RandomScaleCrop, resize_sample
 from bench.errors import DatasetError
-from bench.tasks import DepthTask, NormalTask, SemanticTask, Task
+from bench.tasks import Task
 
 SPLITS = ("train", "val")
 _NPY = re.compile(r"^(\d+)\.npy$")
@@ -52,6 +52,8 @@ class DenseDataset(Dataset):
     """Base class of the dataset adapters (one subclass per on-disk layout)."""
 
     name: ClassVar[str] = ""
+    #: how tables and figures name it
+    display: ClassVar[str] = ""
     folders: ClassVar[dict[str, str]] = {}
     official_sizes: ClassVar[dict[str, int] | None] = None
     native_size: ClassVar[tuple[int, int]] = (0, 0)
@@ -82,7 +84,7 @@ class DenseDataset(Dataset):
         lines = ["  ROOT/{train,val}/image/{i}.npy   H×W×3 float32 in [0,1]"]
         for task in t:
             lines.append(f"  ROOT/{{train,val}}/{cls.folders[task.name]}/{{i}}.npy   "
-                         + _describe_label(task))
+                         + task.describe_array())
         sizes = cls.official_sizes
         if sizes:
             lines.append(f"  with i = 0…N-1 (official sizes: train {sizes['train']}, "
@@ -126,7 +128,8 @@ class DenseDataset(Dataset):
             sizes[split] = n
             for i in _spread(n, VALIDATE_SAMPLES):
                 shape = cls._check_sample(root, split, i, tasks, shape)
-        assert shape is not None
+        if shape is None:
+            raise cls._error(root, "No images to check.")
         return LayoutInfo(root=root, sizes=sizes, height=shape[0], width=shape[1])
 
     @classmethod
@@ -145,7 +148,7 @@ class DenseDataset(Dataset):
                                    "values in [0, 1].")
         for task in tasks:
             path = root / split / cls.folders[task.name] / f"{i}.npy"
-            problem = check_label_array(task, _load(path, root, cls), hw)
+            problem = task.check_array(_load(path, root, cls), hw)
             if problem:
                 raise cls._error(root, f"{path}: {problem}")
         return hw
@@ -196,7 +199,7 @@ class DenseDataset(Dataset):
         labels = {}
         for task in self.tasks:
             arr = _load(d / self.folders[task.name] / f"{i}.npy", self.root, type(self))
-            labels[task.name] = to_label_tensor(task, arr)
+            labels[task.name] = task.decode(arr)
         if self.size:
             image, labels = resize_sample(image, labels, self.tasks, self.size)
         if self.cache_in_memory:
@@ -239,52 +242,3 @@ def _load(path: Path, root: Path, cls: type[DenseDataset]) -> np.ndarray:
         raise cls._error(root, f"Missing file {path}.") from None
     except Exception as exc:  # noqa: BLE001 - unreadable/corrupt file: a data problem
         raise cls._error(root, f"Cannot read {path} as a numpy array ({exc}).") from None
-
-
-def _describe_label(task: Task) -> str:
-    if isinstance(task, SemanticTask):
-        return f"H×W, −1 = ignored, classes 0…{task.num_classes - 1}"
-    if isinstance(task, DepthTask):
-        what = "inverse depth" if task.inverse else "depth in metres"
-        return f"H×W×1 {what}, 0 = missing"
-    if isinstance(task, NormalTask):
-        return "H×W×3 unit normals, all-zero = missing"
-    return ""
-
-
-def check_label_array(task: Task, arr: np.ndarray, hw: tuple[int, int]) -> str | None:
-    """What is wrong with a stored label array, or ``None`` if it is fine."""
-    if isinstance(task, SemanticTask):
-        if arr.shape != hw:
-            return f"shape {arr.shape}, expected {hw} (H×W)."
-        if not np.isfinite(arr).all() or not np.array_equal(arr, np.round(arr)):
-            return "semantic labels must be integers."
-        bad = (arr < -1) | (arr >= task.num_classes)
-        if bad.any():
-            return (f"label values out of range (found {sorted(np.unique(arr[bad]))[:5]}); "
-                    f"expected −1 (ignored) or 0…{task.num_classes - 1}.")
-        return None
-    if isinstance(task, DepthTask):
-        if arr.shape != (*hw, 1):
-            return f"shape {arr.shape}, expected {(*hw, 1)} (H×W×1)."
-        if not np.isfinite(arr).all() or (arr < 0).any():
-            return "depth must be finite and ≥ 0 (0 = missing)."
-        return None
-    if isinstance(task, NormalTask):
-        if arr.shape != (*hw, 3):
-            return f"shape {arr.shape}, expected {(*hw, 3)} (H×W×3)."
-        if not np.isfinite(arr).all():
-            return "normals must be finite."
-        norm = np.linalg.norm(arr, axis=-1)
-        valid = np.abs(arr).sum(-1) > 0
-        if valid.any() and np.abs(norm[valid] - 1).max() > 0.05:
-            return "normals must be unit vectors (or all-zero where missing)."
-        return None
-    return None
-
-
-def to_label_tensor(task: Task, arr: np.ndarray) -> torch.Tensor:
-    """Stored array → the tensor layout the tasks use (``[H,W]`` long or ``[C,H,W]`` float)."""
-    if isinstance(task, SemanticTask):
-        return torch.from_numpy(np.asarray(arr)).round().long()
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(arr, np.float32).transpose(2, 0, 1)))

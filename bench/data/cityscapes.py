@@ -12,6 +12,7 @@ class Cityscapes(DenseDataset):
     """Cityscapes (2975 train / 500 val, 128×256): 7-class segmentation, inverse depth."""
 
     name = "cityscapes"
+    display = "Cityscapes"
     folders = {"semantic": "label_7", "depth": "depth"}
     official_sizes = {"train": 2975, "val": 500}
     native_size = (128, 256)

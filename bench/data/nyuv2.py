@@ -12,6 +12,7 @@ class NYUv2(DenseDataset):
     """NYUv2 (795 train / 654 val, 288×384): 13-class segmentation, depth, normals."""
 
     name = "nyuv2"
+    display = "NYUv2"
     folders = {"semantic": "label", "depth": "depth", "normal": "normal"}
     official_sizes = {"train": 795, "val": 654}
     native_size = (288, 384)

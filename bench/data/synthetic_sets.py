@@ -30,7 +30,7 @@ class SyntheticMixin:
 
     @classmethod
     def manifest_expected(cls) -> dict:
-        from bench.data.synthetic import GENERATOR_VERSION
+        from bench.data.synthetic.writer import GENERATOR_VERSION
 
         return {"kind": cls.synth_kind, "generator_version": GENERATOR_VERSION,
                 "seed": cls.synth_seed, "n_train": cls.synth_sizes["train"],
@@ -48,7 +48,7 @@ class SyntheticMixin:
     @classmethod
     def prepare(cls, root: Path, force: bool = False, workers: int = 1) -> bool:
         """Render the dataset into ``root`` unless an identical one is there; True if rendered."""
-        from bench.data.synthetic import generate_dataset
+        from bench.data.synthetic.writer import generate_dataset
 
         root = Path(root)
         if not force and cls.is_current(root):
@@ -67,6 +67,7 @@ class SyntheticNYUv2(SyntheticMixin, NYUv2):
     """Procedural indoor scenes in the NYUv2 layout (13 classes, depth, normals), 64×96."""
 
     name = "synthetic-nyuv2"
+    display = "synthetic NYUv2"
     profile_keys = ("nyuv2", "synthetic-nyuv2")
     synth_kind = "nyuv2"
     synth_sizes = {"train": 240, "val": 80}
@@ -81,6 +82,7 @@ class SyntheticCityscapes(SyntheticMixin, Cityscapes):
     """Procedural street scenes in the Cityscapes layout (7 classes, inverse depth), 64×128."""
 
     name = "synthetic-cityscapes"
+    display = "synthetic Cityscapes"
     profile_keys = ("cityscapes", "synthetic-cityscapes")
     synth_kind = "cityscapes"
     synth_sizes = {"train": 240, "val": 80}

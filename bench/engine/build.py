@@ -112,4 +112,4 @@ def build_optimisation(method: torch.nn.Module, config: dict[str, Any]
 
 
 def needs_second_view(method_name: str) -> bool:
-    return bool(method_class(METHODS.get(method_name)).needs_second_view)
+    return bool(method_class(method_name).needs_second_view)

@@ -8,14 +8,12 @@ from the last one.
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from mmengine.device import get_device
 from mmengine.evaluator import Evaluator
@@ -31,18 +29,20 @@ from bench.engine.checkpoint import install_checkpoint_loader
 from bench.engine.environment import environment
 from bench.engine.hooks import DivergedError, ProgressHook, RunStateHook
 from bench.engine.progress import NullSink, ProgressSink
+from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
 from bench.metrics import build_metrics, metric_key
+from bench.record import Record, TaskEntry
 from bench.regimes import mask_summary, pack_mask, parse_regime
-from bench.registry import get_dataset
+from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
-from bench.store import RECORD, atomic_write_json
+from bench.store import write_record
 
 FINAL_WEIGHTS = "model_final.pth"
 
 
 def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
-            sink: ProgressSink | None = None) -> dict[str, Any]:
+            sink: ProgressSink | None = None) -> Record:
     """Train and evaluate one run in ``directory``; return (and write) its record."""
     install_checkpoint_loader()
     sink = sink or NullSink()
@@ -59,20 +59,13 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     n_train = config["dataset"]["images"]["train"]
     mask = parse_regime(config["regime"]).mask(n_train, [t.name for t in tasks], spec.seed)
 
-    record: dict[str, Any] = {
-        "schema": config["schema"],
-        "run_id": config_hash(config)[:12],
-        "group_id": group_hash(config)[:12],
-        "config_hash": config_hash(config),
-        "spec": spec.to_dict(),
-        "config": config,
-        "tasks": [{"name": t.name, "primary": t.primary,
-                   "metrics": [{"key": m.key, "label": m.label,
-                                "higher_is_better": m.higher_is_better, "decimals": m.decimals}
-                               for m in t.metrics]} for t in tasks],
-        "mask": {**mask_summary(mask, [t.name for t in tasks]), "packed": pack_mask(mask)},
-        "started_at": started,
-    }
+    record = Record(
+        run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],
+        config_hash=config_hash(config), spec=spec.to_dict(), config=config,
+        tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
+        method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
+        mask={**mask_summary(mask, [t.name for t in tasks]), "packed": pack_mask(mask)},
+        started_at=started)
     state_hook = RunStateHook(work / "bench_state.json", device)
     runner = None
     try:
@@ -81,49 +74,50 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         train_loader, val_loader = build_dataloaders(ds_cls, config, mask,
                                                      needs_second_view(spec.method))
         optim_wrapper, schedulers = build_optimisation(method, config)
-        primary = [metric_key(t, t.primary) for t in tasks]
+        primary = [metric_key(t.name, t.primary) for t in tasks]
         runner = _build_runner(spec, config, method, train_loader, val_loader, optim_wrapper,
                                schedulers, work, tasks,
                                [state_hook, ProgressHook(sink, key, spec.label(), primary)])
         runner.train()
         _validate_if_missing(runner, state_hook, config)
-        record["status"] = "ok"
+        record.status = "ok"
     except DivergedError as exc:
-        record["status"] = "diverged"
-        record["error"] = {"type": "DivergedError", "message": str(exc)}
+        record.status = "diverged"
+        record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
-        record["status"] = "failed"
-        record["error"] = {"type": type(exc).__name__, "message": str(exc)}
+        record.error = {"type": type(exc).__name__, "message": str(exc)}
     except (KeyboardInterrupt, SystemExit):
         state_hook.persist()
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
-        record["status"] = "failed"
-        record["error"] = {"type": type(exc).__name__, "message": str(exc),
-                           "traceback": traceback.format_exc()}
+        record.error = {"type": type(exc).__name__, "message": str(exc),
+                        "traceback": traceback.format_exc()}
     finally:
         _close_logger(runner)
 
     history = state_hook.history
-    record["history"] = history
-    record["metrics"] = history[-1]["metrics"] if history and record["status"] == "ok" else {}
-    record["epochs_completed"] = int(runner.epoch) if runner is not None else 0
-    record["timing"] = {
+    record.history = history
+    record.metrics = history[-1]["metrics"] if history and record.status == "ok" else {}
+    record.epochs_completed = int(runner.epoch) if runner is not None else 0
+    record.timing = {
         "wall_time_s": time.perf_counter() - wall0,
         "train_time_s": state_hook.previous_train_time + state_hook.train_time,
         "step_time_s": state_hook.step_time(),
         "steps_timed": len(state_hook.step_times),
         "resumed": state_hook.resumed,
     }
-    record["memory"] = {"peak_bytes": state_hook.memory.peak_bytes(),
-                        "kind": state_hook.memory.kind}
-    record["environment"] = environment(device)
-    record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    if record["status"] == "ok" and runner is not None:
+    record.memory = {"peak_bytes": state_hook.memory.peak_bytes(),
+                     "kind": state_hook.memory.kind}
+    record.environment = environment(device)
+    if record.status == "ok" and runner is not None:
         torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
-        record["weights"] = FINAL_WEIGHTS
+        record.weights = FINAL_WEIGHTS
+        write_visuals(directory / VISUALS,
+                      render_visuals(runner.model, val_loader.dataset, tasks))
+        record.artifacts["visuals"] = VISUALS
         _drop_training_checkpoints(work)
-    atomic_write_json(directory / RECORD, record)
+    record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    write_record(directory, record)
     return record
 
 
@@ -186,11 +180,3 @@ def _close_logger(runner: Runner | None) -> None:
         if isinstance(handler, logging.FileHandler):
             handler.close()
             runner.logger.removeHandler(handler)
-
-
-def final_metrics(record: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in record.get("metrics", {}).items() if np.isfinite(v)}
-
-
-def remove_run(directory: Path) -> None:
-    shutil.rmtree(directory, ignore_errors=True)

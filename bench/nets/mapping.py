@@ -56,7 +56,8 @@ class FiLMConv(nn.Module):
     def forward(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
         x = self.bn(self.conv(x))
         if self.cond:
-            assert a is not None
+            if a is None:
+                raise ValueError("a conditional FiLM layer needs the task-pair vectors")
             gamma = (a @ self.gamma.t())[:, :, None, None]
             beta = (a @ self.beta.t())[:, :, None, None]
             x = x * gamma + beta
@@ -145,9 +146,24 @@ class CrossTaskMapping(nn.Module):
             if first is None:
                 first = h.new_empty((r, *h.shape[1:]))
             first[rows] = h
-        assert first is not None, "no rows to map"
+        if first is None:
+            raise ValueError("no rows to map: every input task has zero rows")
         a = None
         if self.cond:
             a = torch.zeros(r, num_pairs(self.k), device=first.device, dtype=first.dtype)
             a[torch.arange(r, device=first.device), pair] = 1.0
         return self.mapfns(first, a)
+
+    @torch.no_grad()
+    def stage_outputs(self, inputs: Sequence[torch.Tensor | None], input_task: torch.Tensor,
+                      pair: torch.Tensor) -> list[torch.Tensor]:
+        """Output of every encoder stage (before its pooling) for the given rows (figures)."""
+        captured: list[torch.Tensor] = []
+        hooks = [block.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
+                 for block in self.mapfns.conv_block_enc]
+        try:
+            self(inputs, input_task, pair)
+        finally:
+            for h in hooks:
+                h.remove()
+        return captured

@@ -26,6 +26,7 @@ from scipy import stats
 
 from bench.errors import BenchError
 from bench.report.frame import MetricInfo
+from bench.report.names import Names, regime_sort_key
 
 DELTA = "Δm"
 INTERVALS = ("std", "ci")
@@ -60,28 +61,15 @@ class Summary:
     baseline_used: dict[str, str | None]  # regime → "method@regime" used for its Δm
     interval: str
     runs: pd.DataFrame  # the aggregated runs, one row each, with a Δm column
-    dataset: str = ""
+    names: Names
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def dataset(self) -> str:
+        return self.names.dataset.name
 
     def rows(self) -> list[tuple[str, str]]:
         return list(self.table.index)
-
-
-def regime_sort_key(regime: str) -> tuple:
-    """Paper order: full, random, one, then ratios by the first task's share, then the rest."""
-    if regime == "full":
-        return (0, 0.0, regime)
-    if regime == "randomlabels":
-        return (1, 0.0, regime)
-    if regime == "onelabel":
-        return (2, 0.0, regime)
-    if regime.startswith("ratio:"):
-        try:
-            parts = [float(p) for p in regime.split(":")[1:]]
-        except ValueError:
-            return (4, 0.0, regime)
-        return (3, parts[0] / max(sum(parts), 1e-12), regime)
-    return (4, 0.0, regime)
 
 
 def select_runs(frame: pd.DataFrame, *, profile: str | None = None,
@@ -192,9 +180,9 @@ def aggregate(values: np.ndarray, interval: str) -> dict[str, float]:
 
 
 def summarise(runs: pd.DataFrame, metrics: list[MetricInfo], *, baseline: Baseline,
-              interval: str = "std", method_order: list[str] | None = None,
-              notes: list[str] | None = None, show_methods: list[str] | None = None,
-              show_regimes: list[str] | None = None, dataset: str = "") -> Summary:
+              names: Names, interval: str = "std", notes: list[str] | None = None,
+              show_methods: list[str] | None = None,
+              show_regimes: list[str] | None = None) -> Summary:
     """Mean, spread and number of seeds per (regime, method) for every metric, plus Δm.
 
     The baseline is looked up among all of ``runs``; ``show_methods`` / ``show_regimes`` only
@@ -226,10 +214,10 @@ def summarise(runs: pd.DataFrame, metrics: list[MetricInfo], *, baseline: Baseli
         table = pd.DataFrame.from_dict(rows, orient="index")
         table.columns = pd.MultiIndex.from_tuples(table.columns)
         table.index = pd.MultiIndex.from_tuples(table.index, names=["regime", "method"])
-        order = {m: i for i, m in enumerate(method_order or [])}
+        order = {m: i for i, m in enumerate(names.order())}
         table = table.loc[sorted(table.index, key=lambda ix: (
             regime_sort_key(ix[0]), order.get(ix[1], len(order)), ix[1]))]
     if not means:
         notes.append(f"no finished runs of baseline '{baseline.method}': Δm not computed")
     return Summary(table, [m for m in metrics if m.column in columns], baseline, used,
-                   interval, shown, dataset, notes)
+                   interval, shown, names, notes)

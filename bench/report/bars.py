@@ -14,22 +14,8 @@ from matplotlib.figure import Figure
 
 from bench.report.aggregate import DELTA, Summary
 from bench.report.frame import MetricInfo
-from bench.report.names import (
-    arrow,
-    dataset_display,
-    method_display,
-    method_short,
-    regime_display,
-    task_display,
-    unit,
-)
-from bench.report.plotstyle import (
-    COLUMN_WIDTH,
-    TEXT_WIDTH,
-    legend_above,
-    method_color,
-    paper_style,
-)
+from bench.report.names import arrow, regime_display
+from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, legend_above, paper_style
 
 SPREAD_TEXT = {"std": "± std", "ci": "95 % CI"}
 
@@ -42,16 +28,16 @@ def metric_of(summary: Summary, column: str) -> MetricInfo:
 
 
 def axis_label(m: MetricInfo) -> str:
-    u = unit(m.column)
-    return f"{m.label}{f' ({u})' if u else ''} {arrow(m.higher_is_better)}"
+    return f"{m.label}{f' ({m.unit})' if m.unit else ''} {arrow(m.higher_is_better)}"
 
 
 def bar_title(summary: Summary, column: str) -> str:
+    names = summary.names
     if column == DELTA:
-        return f"{dataset_display(summary.dataset)}: Δm vs {method_display(summary.baseline.method)}"
+        return f"{names.dataset_display}: Δm vs {names.method(summary.baseline.method)}"
     m = metric_of(summary, column)
     better = "higher" if m.higher_is_better else "lower"
-    return f"{dataset_display(summary.dataset)}: {task_display(m.task)} {m.label} ({better} is better)"
+    return f"{names.dataset_display}: {m.task_title} {m.label} ({better} is better)"
 
 
 def bar_figure(summary: Summary, column: str) -> Figure:
@@ -77,10 +63,10 @@ def bar_figure(summary: Summary, column: str) -> Figure:
                 mean = float(table.loc[(regime, method), (column, "mean")])
                 err = float(table.loc[(regime, method), (column, "spread")])
                 x = gi + (bi - (len(here) - 1) / 2) * slot
-                ax.bar(x, mean, width=slot * 0.92, color=method_color(method),
+                ax.bar(x, mean, width=slot * 0.92, color=summary.names.colour(method),
                        yerr=err if math.isfinite(err) else None, capsize=1.5,
                        error_kw={"elinewidth": 0.6, "capthick": 0.6},
-                       label=method_short(method), gid=f"{regime}|{method}")
+                       label=summary.names.short(method), gid=f"{regime}|{method}")
                 e = err if math.isfinite(err) else 0.0
                 if math.isfinite(mean):
                     lows.append(mean - e)
@@ -89,7 +75,7 @@ def bar_figure(summary: Summary, column: str) -> Figure:
         ax.grid(axis="x", visible=False)
         if column == DELTA:
             ax.axhline(0, color="black", linewidth=0.6)
-            ax.set_ylabel(f"Δm vs {method_short(summary.baseline.method)} (%) ↑")
+            ax.set_ylabel(f"Δm vs {summary.names.short(summary.baseline.method)} (%) ↑")
         else:
             ax.set_ylabel(axis_label(metric_of(summary, column)))
         zoomed = _zoom(ax, lows, highs) if column != DELTA else False

@@ -39,7 +39,7 @@ from scipy import stats
 from bench.errors import BenchError
 from bench.report.aggregate import DELTA, baseline_means, runs_delta_m, select_runs
 from bench.report.frame import MetricInfo, load_records
-from bench.report.names import arrow, task_short
+from bench.report.names import arrow
 from bench.report.query import TableRequest, build_summary
 
 BETTER, WORSE, SAME = "better", "worse", "same"
@@ -178,7 +178,7 @@ def compare_cell(a: np.ndarray, b: np.ndarray, higher_is_better: bool, tolerance
 
 
 def _columns(metrics: list[MetricInfo], all_metrics: bool) -> list[tuple[str, str, bool, int]]:
-    cols = [(m.column, f"{task_short(m.task)} {m.label} {arrow(m.higher_is_better)}",
+    cols = [(m.column, f"{m.task_abbrev or m.task} {m.label} {arrow(m.higher_is_better)}",
              m.higher_is_better, m.decimals) for m in metrics if all_metrics or m.primary]
     return [*cols, (DELTA, f"{DELTA} (%) {arrow(True)}", True, 2)]
 

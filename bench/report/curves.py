@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from bench.report.aggregate import Summary, aggregate
 from bench.report.bars import SPREAD_TEXT, axis_label
 from bench.report.frame import RecordSet
-from bench.report.names import dataset_display, method_short, regime_display, task_display
-from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, method_color, paper_style
+from bench.report.names import regime_display
+from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, paper_style
 
 
 def history_frame(summary: Summary, records: RecordSet) -> pd.DataFrame:
@@ -26,7 +26,7 @@ def history_frame(summary: Summary, records: RecordSet) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run in summary.runs.itertuples():
         record = by_id.get(run.run_id)
-        for entry in (record or {}).get("history", []):
+        for entry in (record.history if record is not None else []):
             rows.append({"regime": run.regime, "method": run.method, "seed": run.seed,
                          "epoch": int(entry["epoch"]), **(entry.get("metrics") or {})})
     return pd.DataFrame(rows)
@@ -41,15 +41,14 @@ def curve_regimes(summary: Summary, records: RecordSet) -> list[str]:
     return [r for r in dict.fromkeys(r for r, _ in summary.table.index) if r in present]
 
 
-def curves_figure(summary: Summary, records: RecordSet, regime: str,
-                  method_order: list[str] | None = None) -> Figure:
+def curves_figure(summary: Summary, records: RecordSet, regime: str) -> Figure:
     """Validation metric vs epoch for every method of one regime."""
     hist = history_frame(summary, records)
     hist = hist[hist["regime"] == regime] if not hist.empty else hist
     if hist.empty:
         raise ValueError(f"no history for regime {regime}")
     primaries = [m for m in summary.metrics if m.primary and m.column in hist.columns]
-    order = {m: i for i, m in enumerate(method_order or [])}
+    order = {m: i for i, m in enumerate(summary.names.order())}
     methods = sorted(hist["method"].unique(), key=lambda m: (order.get(m, len(order)), m))
     width = TEXT_WIDTH if len(primaries) > 1 else COLUMN_WIDTH
     with paper_style():
@@ -62,15 +61,16 @@ def curves_figure(summary: Summary, records: RecordSet, regime: str,
                                                  summary.interval)}
                         for e, g in runs.groupby("epoch")]
                 c = pd.DataFrame(rows).sort_values("epoch")
-                color = method_color(method)
+                color = summary.names.colour(method)
                 ax.plot(c["epoch"], c["mean"], marker="o" if len(c) < 15 else None,
-                        markersize=2.5, color=color, label=method_short(method), gid=method)
+                        markersize=2.5, color=color, label=summary.names.short(method),
+                        gid=method)
                 band = c["spread"].to_numpy(dtype=float)
                 if np.isfinite(band).any():
                     band = np.nan_to_num(band)
                     ax.fill_between(c["epoch"], c["mean"] - band, c["mean"] + band, color=color,
                                     alpha=0.18, linewidth=0)
-            ax.set_title(f"{task_display(m.task)} {m.label}")
+            ax.set_title(f"{m.task_title} {m.label}")
             ax.set_ylabel(axis_label(m))
             ax.xaxis.get_major_locator().set_params(integer=True)
         handles, labels = axes[0].get_legend_handles_labels()
@@ -78,7 +78,7 @@ def curves_figure(summary: Summary, records: RecordSet, regime: str,
                    frameon=False, handlelength=1.6, columnspacing=1.0)
         n = int(hist.groupby(["method", "epoch"]).size().max())
         band_text = f", band {SPREAD_TEXT[summary.interval]}" if n > 1 else ""
-        fig.supxlabel(f"epoch — validation metrics, {dataset_display(summary.dataset)}, "
+        fig.supxlabel(f"epoch — validation metrics, {summary.names.dataset_display}, "
                       f"regime ‘{regime_display(regime)}’, mean over seeds{band_text}",
                       fontsize=7)
     return fig

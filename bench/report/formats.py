@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.names import method_display, regime_display
+from bench.report.names import regime_display
 from bench.report.view import PAPER_PREFIX, TableView, fixed, is_finite
 
 FORMATS = ("rich", "markdown", "latex", "csv")
@@ -46,7 +46,7 @@ def to_markdown(view: TableView) -> str:
     previous = None
     for row in view.rows:
         regime, method = row
-        cells = [regime_display(regime) if regime != previous else "", method_display(method)]
+        cells = [regime_display(regime) if regime != previous else "", view.names.method(method)]
         for col in view.columns:
             cell = view.cell(row, col)
             if col.kind == "paper" or not is_finite(cell.mean):

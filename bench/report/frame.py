@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from bench.store import iter_records
+from bench.record import Record
+from bench.report.names import Names
+from bench.store import scan_records
 
 META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "regime", "seed",
                 "profile", "status", "finished_at", "path"]
@@ -25,6 +26,9 @@ class MetricInfo:
     higher_is_better: bool
     decimals: int
     primary: bool
+    task_title: str = ""
+    task_abbrev: str = ""
+    unit: str = ""
 
     @property
     def column(self) -> str:
@@ -33,32 +37,32 @@ class MetricInfo:
 
 @dataclass
 class RecordSet:
-    """The records of one dataset: the raw dicts (for histories), the frame and the metrics."""
+    """The records of one dataset: the records (for histories), the frame, metrics and names.
 
-    records: list[dict[str, Any]]
+    ``problems`` lists the record files that could not be read, with the reason.
+    """
+
+    records: list[Record]
     frame: pd.DataFrame
     metrics: list[MetricInfo]
+    names: Names
+    problems: list[tuple[Path, str]] = field(default_factory=list)
 
-    def by_run_id(self) -> dict[str, dict[str, Any]]:
-        return {r.get("run_id"): r for r in self.records}
+    def by_run_id(self) -> dict[str, Record]:
+        return {r.run_id: r for r in self.records}
 
 
-def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     """One row per record: metadata columns then every final metric."""
     rows = []
     for r in records:
-        spec = r.get("spec", {})
         row = {
-            "run_id": r.get("run_id"), "group_id": r.get("group_id"),
-            "config_hash": r.get("config_hash"),
-            "dataset": spec.get("dataset"), "method": spec.get("method"),
-            "regime": r.get("config", {}).get("regime", spec.get("regime")),
-            "seed": spec.get("seed"), "profile": spec.get("profile"),
-            "status": r.get("status"), "finished_at": r.get("finished_at") or "",
-            "path": r.get("_path"),
+            "run_id": r.run_id, "group_id": r.group_id, "config_hash": r.config_hash,
+            "dataset": r.dataset, "method": r.method, "regime": r.regime, "seed": r.seed,
+            "profile": r.profile, "status": r.status, "finished_at": r.finished_at,
+            "path": str(r.path) if r.path else None,
         }
-        row.update({k: float(v) for k, v in (r.get("metrics") or {}).items()
-                    if isinstance(v, (int, float))})
+        row.update({k: float(v) for k, v in r.metrics.items() if isinstance(v, (int, float))})
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
@@ -66,14 +70,14 @@ def records_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def metric_infos(records: Iterable[dict[str, Any]]) -> list[MetricInfo]:
+def metric_infos(records: Iterable[Record]) -> list[MetricInfo]:
     """Metric descriptions from the records' ``tasks`` sections, in task order."""
     seen: dict[str, MetricInfo] = {}
     for r in records:
-        for task in r.get("tasks", []):
-            for m in task["metrics"]:
-                info = MetricInfo(task["name"], m["key"], m["label"], m["higher_is_better"],
-                                  m["decimals"], m["key"] == task["primary"])
+        for task in r.tasks:
+            for m in task.metrics:
+                info = MetricInfo(task.name, m.key, m.label, m.higher_is_better, m.decimals,
+                                  m.key == task.primary, task.title, task.abbrev, m.unit)
                 seen.setdefault(info.column, info)
     return list(seen.values())
 
@@ -88,10 +92,7 @@ def runs_root(folder: Path) -> Path:
 
 def load_records(results_root: Path, dataset: str) -> RecordSet:
     """Every record of ``dataset`` under ``results_root/runs`` as a :class:`RecordSet`."""
-    records = list(iter_records(runs_root(results_root), dataset))
-    return RecordSet(records, records_frame(records), metric_infos(records))
-
-
-def load_frame(results_root: Path, dataset: str) -> tuple[pd.DataFrame, list[MetricInfo]]:
-    rs = load_records(results_root, dataset)
-    return rs.frame, rs.metrics
+    scan = scan_records(runs_root(results_root), dataset)
+    records = scan.records
+    return RecordSet(records, records_frame(records), metric_infos(records),
+                     Names.from_records(records, dataset), scan.problems)

@@ -22,13 +22,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.report.names import (
-    dataset_display,
-    method_display,
-    regime_display,
-    regime_meaning,
-    task_display,
-)
+from bench.report.names import regime_display, regime_meaning
 from bench.report.view import Cell, Column, TableView, fixed, is_finite
 
 PACKAGES = ("booktabs", "multirow")
@@ -57,8 +51,9 @@ def header_tex(col: Column) -> tuple[str, str]:
     if col.kind == "delta":
         return "", r"$\Delta_m$ (\%) " + arrow_tex(True)
     if col.kind == "paper":
-        return task_display(col.task or ""), "paper"
-    return task_display(col.task or ""), f"{latex_escape(col.label)} {arrow_tex(col.higher_is_better)}"
+        return col.task_title or col.task or "", "paper"
+    return (col.task_title or col.task or "",
+            f"{latex_escape(col.label)} {arrow_tex(col.higher_is_better)}")
 
 
 def cell_tex(cell: Cell, col: Column, with_spread: bool = True) -> str:
@@ -82,7 +77,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
         f"{ns[0]}–{ns[-1]} seeds"
     spread = {"std": " ± standard deviation", "ci": " ± half-width of the 95 % t confidence "
               "interval"}[view.interval] if ns[-1] > 1 else ""
-    parts = [f"Results on {dataset_display(view.dataset)}"
+    parts = [f"Results on {view.names.dataset_display}"
              + (f" (profile {profile})" if profile else "")
              + f": mean over {seeds}{spread}, last epoch."]
     tasks = list(dict.fromkeys(c.task for c in view.metric_columns if c.task))
@@ -92,7 +87,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
     where = f"in regime ‘{regime_display(base[1])}’" if view.baseline_fixed else \
         "of the same regime (‘full’ where it has none)"
     metrics = ", ".join(f"{c.label} {c.arrow}" for c in view.delta_metrics)
-    parts.append(f"Δm: mean relative gain (%) over {method_display(base[0])} {where} on "
+    parts.append(f"Δm: mean relative gain (%) over {view.names.method(base[0])} {where} on "
                  f"{metrics}.")
     parts.append("Best per regime in bold, second best underlined.")
     if any(c.kind == "paper" for c in view.columns):
@@ -103,7 +98,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
 def view_frame(view: TableView, with_spread: bool = True) -> pd.DataFrame:
     """The view as a DataFrame of LaTeX cell strings with (regime, method) × (group, label)."""
     index = pd.MultiIndex.from_tuples(
-        [(regime_display(r), method_display(m)) for r, m in view.rows])
+        [(regime_display(r), view.names.method(m)) for r, m in view.rows])
     columns = pd.MultiIndex.from_tuples([header_tex(c) for c in view.columns])
     data = [[cell_tex(view.cell(row, c), c, with_spread) for c in view.columns]
             for row in view.rows]

@@ -1,37 +1,23 @@
-"""Display names used by tables and figures: methods, regimes, tasks, datasets, directions.
+"""Display names used by tables and figures: methods, regimes, datasets, directions.
 
-Registered names (``sl``, ``onelabel``) stay the keys everywhere; these functions only decide how
-they are printed. The paper's "Ours" is called XTC (cross-task consistency) here, since the harness
-user is not its author. Paper-facing outputs (LaTeX, Markdown, figures) use the paper's names
-("Supervised Learning", "one"); terminal and CSV outputs keep the names one types on the command
-line.
+Registered names (``sl``, ``onelabel``) stay the keys everywhere; this module only decides how
+they are printed. Method and dataset names, colours and order come from the metadata the records
+carry (:class:`Names`, built from the records); regimes are named from their parsed form
+(:class:`bench.regimes.Regime`). Paper-facing outputs (LaTeX, Markdown, figures) use the paper's
+names ("Supervised Learning", "one"); terminal and CSV outputs keep the names one types on the
+command line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from fractions import Fraction
 
-METHOD_DISPLAY = {
-    "stl": "STL",
-    "sl": "Supervised Learning",
-    "ssl": "Semi-supervised Learning",
-    "direct_map": "Direct-Map",
-    "perceptual_map": "Perceptual-Map",
-    "contrastive": "Contrastive-Loss",
-    "discriminator": "Discriminator-Loss",
-    "xtc": "Cross-task (XTC)",
-    "xtc-nocond": "XTC (w/o cond)",
-    "xtc-noreg": "XTC (w/o reg)",
-    "xtc-uncertainty": "XTC + Uncertainty",
-}
-
-# short forms for figure legends, where the long paper names do not fit a column
-METHOD_SHORT = {
-    "stl": "STL", "sl": "SL", "ssl": "SSL", "direct_map": "Direct-Map",
-    "perceptual_map": "Perceptual-Map", "contrastive": "Contrastive", "discriminator": "Discrim.",
-    "xtc": "XTC", "xtc-nocond": "XTC w/o cond", "xtc-noreg": "XTC w/o reg",
-    "xtc-uncertainty": "XTC + Unc.",
-}
+from bench.errors import BenchError
+from bench.metadata import DatasetInfo, MethodInfo
+from bench.record import Record
+from bench.regimes import Regime, parse_regime
 
 REGIME_DISPLAY = {"full": "full", "randomlabels": "random", "onelabel": "one"}
 REGIME_MEANING = {
@@ -39,36 +25,72 @@ REGIME_MEANING = {
     "randomlabels": "each image has a random number of task labels",
     "onelabel": "each image has one task label",
 }
-
-TASK_DISPLAY = {"semantic": "Segmentation", "depth": "Depth", "normal": "Surface Normal"}
-TASK_SHORT = {"semantic": "Seg.", "depth": "Depth", "normal": "Norm."}
-
-DATASET_DISPLAY = {
-    "nyuv2": "NYUv2", "cityscapes": "Cityscapes", "pascal_context": "PASCAL-Context",
-    "synthetic-nyuv2": "synthetic NYUv2", "synthetic-cityscapes": "synthetic Cityscapes",
-}
-
-UNITS = {"semantic/mIoU": "%", "semantic/pixAcc": "%", "normal/mean": "°", "normal/median": "°",
-         "normal/within11.25": "%", "normal/within22.5": "%", "normal/within30": "%"}
+#: colours of methods whose metadata names none
+FALLBACK_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#bcbd22", "#17becf", "#7f7f7f", "#e377c2")
 
 
-def method_display(name: str) -> str:
-    """The paper's name of a method (``sl`` → "Supervised Learning"); unknown names unchanged."""
-    return METHOD_DISPLAY.get(name, name)
+@dataclass
+class Names:
+    """How the methods and the dataset of a set of records are named, coloured and ordered."""
+
+    dataset: DatasetInfo
+    methods: dict[str, MethodInfo] = field(default_factory=dict)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Record], dataset: str) -> Names:
+        """The newest metadata of every method (and of the dataset) in ``records``."""
+        methods: dict[str, MethodInfo] = {}
+        info = DatasetInfo(dataset, dataset, "")
+        for r in sorted(records, key=lambda r: r.finished_at):
+            methods[r.method] = r.method_info
+            if r.dataset_info.name == dataset:
+                info = r.dataset_info
+        return cls(info, methods)
+
+    def info(self, method: str) -> MethodInfo:
+        return self.methods.get(method) or MethodInfo.fallback(method)
+
+    def method(self, name: str) -> str:
+        """The paper's name of a method (``sl`` → "Supervised Learning")."""
+        return self.info(name).display or name
+
+    def short(self, name: str) -> str:
+        """The short name of figure legends (``sl`` → "SL")."""
+        return self.info(name).short or self.method(name)
+
+    def colour(self, name: str) -> str:
+        """The colour of ``name`` in every figure."""
+        return self.info(name).colour or FALLBACK_COLOURS[sum(map(ord, name))
+                                                          % len(FALLBACK_COLOURS)]
+
+    def order(self) -> list[str]:
+        """Method names in display order."""
+        return sorted(self.methods, key=lambda n: (self.info(n).order, n))
+
+    def mapped(self) -> list[str]:
+        """Methods whose joint task-pair mapping the report draws, in display order."""
+        return [n for n in self.order() if self.info(n).mapped_figure]
+
+    def paper_methods(self) -> dict[str, str]:
+        """The paper's row name → registered method name."""
+        return {i.paper_name: n for n, i in self.methods.items() if i.paper_name}
+
+    @property
+    def dataset_display(self) -> str:
+        return self.dataset.display or self.dataset.name
 
 
-def method_short(name: str) -> str:
-    return METHOD_SHORT.get(name, METHOD_DISPLAY.get(name, name))
+def _regime(regime: str) -> Regime | None:
+    try:
+        return parse_regime(regime)
+    except BenchError:
+        return None
 
 
 def regime_ratios(regime: str) -> tuple[float, ...] | None:
-    """``ratio:1:9`` → ``(1.0, 9.0)``; None for other regimes or malformed ratios."""
-    if not regime.startswith("ratio:"):
-        return None
-    try:
-        return tuple(float(p) for p in regime.split(":")[1:])
-    except ValueError:
-        return None
+    """``ratio:1:9`` → ``(1.0, 9.0)``; None for other regimes."""
+    parsed = _regime(regime)
+    return parsed.ratios if parsed is not None and parsed.kind == "ratio" else None
 
 
 def first_task_fraction(regime: str) -> float | None:
@@ -104,23 +126,17 @@ def regime_meaning(regime: str, tasks: list[str]) -> str:
     return regime
 
 
-def task_display(task: str) -> str:
-    return TASK_DISPLAY.get(task, task)
-
-
-def task_short(task: str) -> str:
-    return TASK_SHORT.get(task, task)
-
-
-def dataset_display(name: str) -> str:
-    return DATASET_DISPLAY.get(name, name)
+def regime_sort_key(regime: str) -> tuple:
+    """Paper order: full, random, one, then ratios by the first task's share, then the rest."""
+    order = {"full": 0, "randomlabels": 1, "onelabel": 2}
+    if regime in order:
+        return (order[regime], 0.0, regime)
+    fraction = first_task_fraction(regime)
+    if fraction is not None:
+        return (3, fraction, regime)
+    return (4, 0.0, regime)
 
 
 def arrow(higher_is_better: bool) -> str:
     """``↑`` when higher is better, ``↓`` when lower is better."""
     return "↑" if higher_is_better else "↓"
-
-
-def unit(column: str) -> str:
-    """Unit of a metric column for axis labels (``%``, ``°``, or empty: the dataset's unit)."""
-    return UNITS.get(column, "")

@@ -2,7 +2,8 @@
 
 Figures are sized in inches for a two-column paper (CVPR: column 3.25 in, text 6.875 in) with
 7–8 pt text, so they stay readable when pasted at 100 % width. Every method keeps its colour in
-every figure (colour-blind-safe Okabe–Ito hues first).
+every figure: the one its metadata names (colour-blind-safe Okabe–Ito hues for the paper's
+methods).
 """
 
 from __future__ import annotations
@@ -23,14 +24,6 @@ from matplotlib.figure import Figure  # noqa: E402
 COLUMN_WIDTH = 3.25
 TEXT_WIDTH = 6.875
 
-METHOD_COLORS = {
-    "stl": "#8c8c8c", "sl": "#0072B2", "ssl": "#56B4E9", "direct_map": "#009E73",
-    "perceptual_map": "#E69F00", "contrastive": "#CC79A7", "discriminator": "#8c564b",
-    "xtc": "#D55E00", "xtc-nocond": "#F4A582", "xtc-noreg": "#9E1B32",
-    "xtc-uncertainty": "#6A3D9A",
-}
-_FALLBACK = ["#1f77b4", "#2ca02c", "#9467bd", "#bcbd22", "#17becf", "#7f7f7f", "#e377c2"]
-
 RC = {
     "font.size": 7, "axes.titlesize": 7.5, "axes.labelsize": 7, "xtick.labelsize": 6.5,
     "ytick.labelsize": 6.5, "legend.fontsize": 6.5, "axes.spines.top": False,
@@ -39,13 +32,6 @@ RC = {
     "savefig.pad_inches": 0.02, "pdf.fonttype": 42, "axes.grid": True, "grid.linewidth": 0.4,
     "grid.alpha": 0.4, "axes.axisbelow": True, "figure.dpi": 100,
 }
-
-
-def method_color(method: str) -> str:
-    """The colour of ``method`` in every figure."""
-    if method in METHOD_COLORS:
-        return METHOD_COLORS[method]
-    return _FALLBACK[sum(map(ord, method)) % len(_FALLBACK)]
 
 
 @contextmanager

@@ -1,114 +1,54 @@
 """Qualitative grid like the paper's Fig. 4: input, ground truth and each method's predictions.
 
-For a few validation images (evenly spaced over the split, so the choice is reproducible) the
+For the test images that every run rendered at its end (``visuals.npz``, see
+:mod:`bench.engine.visuals`: evenly spaced over the split, so the choice is reproducible) the
 grid has one block of columns per image — the input, then one column per task — and one row for
-the ground truth plus one per method (its run with the lowest seed in the chosen regime, loaded
-from ``model_final.pth``). Segmentation uses a fixed palette (ignored pixels black), depth a
-colour map whose range comes from the image's valid ground truth (missing pixels grey), normals
-``(n + 1) / 2`` as RGB (missing pixels grey). Each prediction carries its per-image score in the
-upper-left corner: mIoU of that image (classes present in its ground truth or prediction), mean
-absolute depth error, mean normal angle error, computed with :mod:`bench.metrics`.
+the ground truth plus one per method (its run with the lowest seed in the chosen regime). Each
+prediction carries its per-image score in the upper-left corner (the task's primary metric of
+that image). The figure is drawn from the records' files alone: no model, no data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import numpy as np
-import pandas as pd
-import torch
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
+from bench.record import Record, TaskEntry
 from bench.report.aggregate import Summary
-from bench.report.names import arrow, dataset_display, method_short, regime_display, task_display
+from bench.report.names import arrow, regime_display
 from bench.report.plotstyle import TEXT_WIDTH, paper_style
-
-# NYUv2 13-class palette (as in common NYUv2 visualisations), Cityscapes 7-class palette
-PALETTE_13 = np.array([
-    [0, 0, 0], [0, 0, 1], [0.9137, 0.3490, 0.1882], [0, 0.8549, 0], [0.5843, 0, 0.9412],
-    [0.8706, 0.9451, 0.0941], [1.0000, 0.8078, 0.8078], [0, 0.8784, 0.8980],
-    [0.4157, 0.5333, 0.8000], [0.4588, 0.1137, 0.1608], [0.9412, 0.1373, 0.9216],
-    [0, 0.6549, 0.6118], [0.9765, 0.5451, 0], [0.8824, 0.8980, 0.7608]])[1:]
-PALETTE_7 = np.array([[128, 64, 128], [70, 70, 70], [250, 170, 30], [107, 142, 35],
-                      [70, 130, 180], [220, 20, 60], [0, 0, 142]]) / 255.0
-MISSING = 0.6  # grey of missing depth / normal labels
-DEPTH_CMAP = matplotlib.colormaps["viridis"].with_extremes(bad=str(MISSING))
 
 
 @dataclass
-class Prediction:
+class RunVisuals:
+    """The figure data of one run (``visuals.npz``)."""
+
     method: str
     run_path: str
-    outputs: dict[str, torch.Tensor]  # task → [N, C, H, W] for the chosen images
-    scores: dict[str, list[float]] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def index(self) -> list[int]:
+        return [int(i) for i in self.arrays["index"]]
 
 
-def palette(num_classes: int) -> np.ndarray:
-    """Fixed RGB colours (0–1) of ``num_classes`` classes."""
-    if num_classes <= len(PALETTE_7) and num_classes != 13:
-        return PALETTE_7[:num_classes]
-    if num_classes <= len(PALETTE_13):
-        return PALETTE_13[:num_classes]
-    rng = np.random.default_rng(0)
-    return np.vstack([PALETTE_13, rng.uniform(0.1, 0.95, (num_classes - len(PALETTE_13), 3))])
-
-
-def colour_segmentation(label: np.ndarray, num_classes: int) -> np.ndarray:
-    """Class map ``[H, W]`` → RGB; ignored (out-of-range) pixels black."""
-    pal = palette(num_classes)
-    valid = (label >= 0) & (label < num_classes)
-    rgb = np.zeros((*label.shape, 3))
-    rgb[valid] = pal[label[valid].astype(int)]
-    return rgb
-
-
-def colour_normals(normal: np.ndarray) -> np.ndarray:
-    """Normals ``[3, H, W]`` → RGB ``(n + 1) / 2``; all-zero (missing) pixels grey."""
-    rgb = np.clip((np.moveaxis(normal, 0, -1) + 1.0) / 2.0, 0, 1)
-    rgb[~np.any(normal != 0, axis=0)] = MISSING
-    return rgb
-
-
-def depth_range(label: np.ndarray) -> tuple[float, float]:
-    """2nd–98th percentile of the valid ground-truth depth (shared by the row's images)."""
-    valid = label[label != 0]
-    if valid.size == 0:
-        return 0.0, 1.0
-    lo, hi = np.percentile(valid, [2, 98])
-    return float(lo), float(hi if hi > lo else lo + 1e-6)
-
-
-def image_rgb(image: torch.Tensor) -> np.ndarray:
-    arr = np.moveaxis(image.detach().cpu().numpy(), 0, -1).astype(float)
-    if arr.min() < 0 or arr.max() > 1:
-        arr = (arr - arr.min()) / max(arr.max() - arr.min(), 1e-9)
-    return np.clip(arr, 0, 1)
-
-
-def per_image_scores(task: Any, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
-    """The task's primary metric for each image (mIoU %, depth aErr, normal mean error °)."""
-    from bench.metrics import (
-        confusion_per_image,
-        depth_stats_per_image,
-        normal_stats_per_image,
-        semantic_scores,
-    )
-    from bench.tasks import DepthTask, NormalTask, SemanticTask
-
-    if isinstance(task, SemanticTask):
-        conf = confusion_per_image(pred.argmax(1), label, task.num_classes).cpu().numpy()
-        return [semantic_scores(c)["mIoU"] for c in conf]
-    if isinstance(task, DepthTask):
-        stats = depth_stats_per_image(pred.float(), label.float()).cpu().numpy()
-        return [s[0] / s[2] if s[2] else float("nan") for s in stats]
-    if isinstance(task, NormalTask):
-        sums, _ = normal_stats_per_image(pred.float(), label.float())
-        return [s[0] / s[1] if s[1] else float("nan") for s in sums.cpu().numpy()]
-    return [float("nan")] * pred.shape[0]
+def read_visuals(record: Record) -> dict[str, np.ndarray]:
+    """The arrays of a run's ``visuals.npz``; a :class:`BenchError` saying why when absent."""
+    name = record.artifacts.get("visuals")
+    if not name or record.path is None:
+        raise BenchError(f"run {record.path or record.run_id} has no figure data "
+                         "(records written before visuals.npz existed, or unfinished runs)")
+    path = Path(record.path) / name
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"cannot read {path}: {exc}") from None
 
 
 def pick_regime(summary: Summary, wanted: str | None) -> str:
@@ -129,76 +69,38 @@ def pick_regime(summary: Summary, wanted: str | None) -> str:
 
 
 def choose_runs(summary: Summary, regime: str) -> list[tuple[str, str]]:
-    """(method, run folder) of the lowest seed of each method in ``regime``, in table order."""
+    """(method, run_id) of the lowest seed of each method in ``regime``, in table order."""
     runs = summary.runs[summary.runs["regime"] == regime]
     out = []
     for method in dict.fromkeys(m for r, m in summary.table.index if r == regime):
         mine = runs[runs["method"] == method].sort_values("seed")
-        if len(mine) and isinstance(mine.iloc[0]["path"], str):
-            out.append((method, mine.iloc[0]["path"]))
+        if len(mine):
+            out.append((method, str(mine.iloc[0]["run_id"])))
     return out
 
 
-def gather(summary: Summary, regime: str, images: int, data_root: Path | None,
-           notes: list[str]) -> tuple[dict[str, Any], list[Any], list[Prediction]]:
-    """Load the validation images and every chosen run's predictions on them."""
-    from bench.engine.load import load_run_model, validation_set
-
-    predictions: list[Prediction] = []
-    batch: dict[str, Any] | None = None
-    tasks: list[Any] = []
-    for method, path in choose_runs(summary, regime):
+def gather(summary: Summary, records: dict[str, Record], regime: str,
+           notes: list[str]) -> list[RunVisuals]:
+    """The figure data of every chosen run (runs without any are noted and left out)."""
+    out = []
+    for method, run_id in choose_runs(summary, regime):
+        record = records[run_id]
         try:
-            model, record = load_run_model(Path(path))
+            out.append(RunVisuals(method, str(record.path), read_visuals(record)))
         except BenchError as exc:
             notes.append(f"qualitative: {method} left out ({exc.message})")
-            continue
-        if batch is None:
-            try:
-                dataset = validation_set(record, data_root)
-            except BenchError as exc:
-                raise BenchError(f"Qualitative figure needs the validation images: {exc.message}",
-                                 "Pass --data-root DIR (the folder that holds the dataset) or "
-                                 "--no-qualitative.") from None
-            picks = np.unique(np.linspace(0, len(dataset) - 1, images).round().astype(int))
-            samples = [dataset[int(i)] for i in picks]
-            batch = {"index": [int(i) for i in picks],
-                     "image": torch.stack([s["image"] for s in samples]),
-                     "labels": {k: torch.stack([s["labels"][k] for s in samples])
-                                for k in samples[0]["labels"]}}
-            tasks = list(model.tasks)
-        with torch.no_grad():
-            out = {k: v.detach().cpu() for k, v in model.predict_tensors(batch["image"]).items()}
-        if any(v.shape[-2:] != batch["image"].shape[-2:] for v in out.values()):
-            notes.append(f"qualitative: {method} left out (prediction size differs)")
-            continue
-        pred = Prediction(method, path, out)
-        for task in tasks:
-            pred.scores[task.name] = per_image_scores(task, out[task.name],
-                                                      batch["labels"][task.name])
-        predictions.append(pred)
-    if batch is None or not predictions:
-        raise BenchError(f"No run of regime '{regime}' has final weights to draw predictions.",
-                         "Only runs that finished with status ok keep model_final.pth.")
-    return batch, tasks, predictions
+    if not out:
+        raise BenchError(f"No run of regime '{regime}' has figure data (visuals.npz).",
+                         "Runs that finish with status ok write it beside their record.")
+    first = out[0].index
+    same = [v for v in out if v.index == first]
+    for v in out:
+        if v.index != first:
+            notes.append(f"qualitative: {v.method} left out (other test images)")
+    return same
 
 
-def _show(ax: Any, task: Any, tensor: torch.Tensor, depth_lim: tuple[float, float]) -> None:
-    from bench.tasks import DepthTask, NormalTask, SemanticTask
-
-    arr = tensor.detach().cpu().numpy()
-    if isinstance(task, SemanticTask):
-        label = arr.argmax(0) if arr.ndim == 3 else arr
-        ax.imshow(colour_segmentation(label, task.num_classes), interpolation="nearest")
-    elif isinstance(task, DepthTask):
-        depth = arr[0] if arr.ndim == 3 else arr
-        ax.imshow(np.ma.masked_equal(depth, 0), cmap=DEPTH_CMAP, vmin=depth_lim[0], vmax=depth_lim[1],
-                  interpolation="nearest")
-    elif isinstance(task, NormalTask):
-        ax.imshow(colour_normals(arr), interpolation="nearest")
-
-
-def _blank(ax: Any) -> None:
+def blank(ax: Any) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     for spine in ax.spines.values():
@@ -206,52 +108,61 @@ def _blank(ax: Any) -> None:
     ax.grid(False)
 
 
-def qualitative_figure(summary: Summary, *, regime: str | None = None, images: int = 2,
-                       data_root: Path | None = None, notes: list[str] | None = None) -> Figure:
-    """The grid (see the module docstring); ``notes`` collects methods that were left out."""
+def primary(task: TaskEntry) -> Any:
+    return next(m for m in task.metrics if m.key == task.primary)
+
+
+def qualitative_figure(summary: Summary, records: dict[str, Record], *,
+                       regime: str | None = None, images: int = 2,
+                       notes: list[str] | None = None) -> Figure:
+    """The grid (see the module docstring); ``notes`` collects methods that were left out.
+
+    ``records`` maps run ids to records (``RecordSet.by_run_id()``).
+    """
     notes = notes if notes is not None else []
     regime = pick_regime(summary, regime)
-    batch, tasks, predictions = gather(summary, regime, images, data_root, notes)
-    n_img = batch["image"].shape[0]
-    h, w = batch["image"].shape[-2:]
-    cols = n_img * (1 + len(tasks))
-    rows = 1 + len(predictions)
+    runs = gather(summary, records, regime, notes)
+    tasks = records[choose_runs(summary, regime)[0][1]].tasks
+    ref = runs[0].arrays
+    chosen = _spread(len(runs[0].index), images)
+    h, w = ref["image"].shape[1:3]
+    cols = len(chosen) * (1 + len(tasks))
+    rows = 1 + len(runs)
     cell = TEXT_WIDTH / cols
-    score_fmt = {t.name: t.primary_metric for t in tasks}
     with paper_style():
         fig = Figure(figsize=(TEXT_WIDTH, cell * h / w * rows + 0.55), layout="constrained")
         fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
         grid = fig.subplots(rows, cols, squeeze=False)
-        for i in range(n_img):
-            c0 = i * (1 + len(tasks))
-            depth_lims = {t.name: depth_range(batch["labels"][t.name][i].numpy()) for t in tasks}
+        for block, i in enumerate(chosen):
+            c0 = block * (1 + len(tasks))
             for r in range(rows):
-                for c in range(cols // n_img):
-                    _blank(grid[r][c0 + c])
-            grid[0][c0].imshow(image_rgb(batch["image"][i]))
-            grid[0][c0].set_title(f"input #{batch['index'][i]}", fontsize=6)
+                for c in range(1 + len(tasks)):
+                    blank(grid[r][c0 + c])
+            grid[0][c0].imshow(ref["image"][i])
+            grid[0][c0].set_title(f"input #{runs[0].index[i]}", fontsize=6)
             for k, task in enumerate(tasks):
                 ax = grid[0][c0 + 1 + k]
-                _show(ax, task, batch["labels"][task.name][i], depth_lims[task.name])
-                m = score_fmt[task.name]
-                ax.set_title(f"{task_display(task.name)}\n{m.label} {arrow(m.higher_is_better)}",
-                             fontsize=6)
-            for r, pred in enumerate(predictions, start=1):
-                grid[r][c0].text(0.5, 0.5, method_short(pred.method), ha="center",
+                ax.imshow(ref[f"label/{task.name}"][i], interpolation="nearest")
+                m = primary(task)
+                ax.set_title(f"{task.title}\n{m.label} {arrow(m.higher_is_better)}", fontsize=6)
+            for r, run in enumerate(runs, start=1):
+                grid[r][c0].text(0.5, 0.5, summary.names.short(run.method), ha="center",
                                  va="center", fontsize=6.5, transform=grid[r][c0].transAxes)
                 for k, task in enumerate(tasks):
                     ax = grid[r][c0 + 1 + k]
-                    _show(ax, task, pred.outputs[task.name][i], depth_lims[task.name])
-                    score = pred.scores[task.name][i]
+                    ax.imshow(run.arrays[f"pred/{task.name}"][i], interpolation="nearest")
+                    score = float(run.arrays[f"score/{task.name}"][i])
                     ax.text(0.03, 0.97, f"{score:.3g}" if np.isfinite(score) else "—",
-                            transform=ax.transAxes,
-                            ha="left", va="top", fontsize=5.5,
+                            transform=ax.transAxes, ha="left", va="top", fontsize=5.5,
                             bbox={"boxstyle": "square,pad=0.15", "facecolor": "white",
                                   "alpha": 0.8, "linewidth": 0})
             grid[0][c0].set_ylabel("ground truth", fontsize=6)
-        fig.suptitle(f"{dataset_display(summary.dataset)}, regime ‘{regime_display(regime)}’: "
+        fig.suptitle(f"{summary.names.dataset_display}, regime ‘{regime_display(regime)}’: "
                      "ground truth (top row) and predictions; per-image score in the corner",
                      fontsize=7)
-    fig.qualitative_runs = pd.DataFrame(  # type: ignore[attr-defined]
-        [{"method": p.method, "run": p.run_path} for p in predictions])
     return fig
+
+
+def _spread(available: int, wanted: int) -> list[int]:
+    """``wanted`` positions evenly spread over ``available`` stored images."""
+    return sorted({int(i) for i in np.linspace(0, available - 1, min(wanted, available)).round()})

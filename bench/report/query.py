@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.errors import BenchError, unknown_name
 from bench.report.aggregate import Baseline, Summary, select_runs, summarise
-from bench.report.frame import RecordSet, load_records
+from bench.report.frame import RecordSet, load_records, runs_root
 
 
 @dataclass
@@ -29,31 +29,25 @@ class TableRequest:
     notes: list[str] = field(default_factory=list)
 
 
-def registered_methods() -> list[str]:
-    from bench.registry import method_names
-
-    return method_names()
-
-
-def dataset_default_profile(dataset: str) -> str | None:
-    from bench.registry import DATASETS, load_plugins
-
-    load_plugins()
-    ds = DATASETS.module_dict.get(dataset)
-    return getattr(ds, "default_profile", None) if ds is not None else None
+def datasets_with_records(results: Path) -> list[str]:
+    base = runs_root(results) / "runs"
+    return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
 
 def check_dataset(dataset: str, records: RecordSet, results: Path) -> None:
-    """An unknown dataset name with no records → error naming the registered ones."""
-    from bench.registry import DATASETS, load_plugins
-
-    load_plugins()
-    if dataset not in DATASETS.module_dict and not records.records:
-        raise unknown_name("dataset", dataset, DATASETS.module_dict)
-    if not records.records:
-        raise BenchError(f"No run records of {dataset} under {Path(results) / 'runs' / dataset}.",
-                         f"Train some first (bench run --dataset {dataset} …) or point --results "
-                         "at the folder that holds them.")
+    """No readable records of ``dataset`` → an error naming the datasets that have some."""
+    if records.records:
+        return
+    present = datasets_with_records(results)
+    unreadable = (f" ({len(records.problems)} record files could not be read: "
+                  f"{records.problems[0][0]}: {records.problems[0][1]})" if records.problems
+                  else "")
+    if present and dataset not in present:
+        raise unknown_name("dataset", dataset, present)
+    raise BenchError(f"No run records of {dataset} under "
+                     f"{runs_root(results) / 'runs' / dataset}{unreadable}.",
+                     f"Train some first (bench run --dataset {dataset} …) or point --results "
+                     "at the folder that holds them.")
 
 
 def canonical_regimes(regimes: list[str] | None) -> list[str] | None:
@@ -78,7 +72,7 @@ def resolve_profile(request: TableRequest, records: RecordSet) -> str | None:
                              f"'{request.profile}'.",
                              f"Profiles with runs: {', '.join(present) or 'none'}.")
         return request.profile
-    default = dataset_default_profile(request.dataset)
+    default = records.names.dataset.default_profile or None
     if default in present:
         return default
     if len(present) == 1:
@@ -107,9 +101,10 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     check_dataset(request.dataset, records, request.results)
     frame = records.frame
     present_methods = set(frame["method"].dropna().astype(str))
-    check_names("method", request.methods, set(registered_methods()) | present_methods)
+    check_names("method", request.methods, present_methods)
     baseline = Baseline.parse(request.baseline)
-    check_names("baseline method", [baseline.method], set(registered_methods()) | present_methods)
+    if request.baseline_explicit:
+        check_names("baseline method", [baseline.method], present_methods)
     regimes = canonical_regimes(request.regimes)
     base_regime = canonical_regimes([baseline.regime])[0] if baseline.regime else None
     baseline = Baseline(baseline.method, base_regime)
@@ -142,8 +137,9 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
         raise BenchError(f"No finished runs of the baseline {baseline} in {where}.",
                          f"Regimes with runs of {baseline.method}: {', '.join(have) or 'none'}. "
                          "Train it, or name another with --baseline METHOD[@REGIME].")
-    summary = summarise(runs, records.metrics, baseline=baseline, interval=request.interval,
-                        method_order=registered_methods(), notes=notes,
-                        show_methods=request.methods, show_regimes=regimes,
-                        dataset=request.dataset)
+    for path, problem in records.problems:
+        notes.append(f"unreadable record left out: {path} ({problem})")
+    summary = summarise(runs, records.metrics, baseline=baseline, names=records.names,
+                        interval=request.interval, notes=notes, show_methods=request.methods,
+                        show_regimes=regimes)
     return summary, records

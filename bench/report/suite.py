@@ -11,8 +11,10 @@ Written under ``OUT`` (default ``results/reports/DATASET``)::
     mapped_<method>.png/.pdf         mapped outputs of the task-pair mapping (Fig. 3 style)
     index.md                         links to all of the above, with the table inline
 
-A figure that cannot be drawn (no final weights, no data, no runs of a kind) is skipped with a
-line in ``index.md`` saying why; a bad selection is an error before anything is written.
+Everything is drawn from the records and the files beside them (``visuals.npz``): no model is
+loaded and no data read. A figure that cannot be drawn (no figure data, no runs of a kind) is
+skipped with a line in ``index.md`` saying why; a bad selection is an error before anything is
+written.
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.report.aggregate import DELTA
+from bench.report.aggregate import DELTA, Summary
+from bench.report.frame import RecordSet
 from bench.report.query import TableRequest, build_summary
-
-MAPPED_METHODS = ("xtc", "xtc-nocond", "xtc-noreg", "xtc-uncertainty")
 
 
 @dataclass
@@ -34,7 +35,6 @@ class ReportOptions:
     qualitative: bool = True
     images: int = 3
     qualitative_regime: str | None = None
-    data_root: Path | None = None
     latex_png: bool = True
 
 
@@ -68,7 +68,7 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
     from bench.report.curves import curve_regimes, curves_figure
     from bench.report.formats import to_csv, to_markdown, write_text
     from bench.report.latex import compile_latex, pdflatex_available, render_png, to_latex
-    from bench.report.names import dataset_display, regime_display
+    from bench.report.names import regime_display
     from bench.report.paper import paper_datasets
     from bench.report.plotstyle import close, save_figure
     from bench.report.sweep import has_sweep, sweep_figure
@@ -79,7 +79,7 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
     out.mkdir(parents=True, exist_ok=True)
     index = _Index(out)
     profile = str(summary.runs["profile"].iloc[0]) if summary.runs["profile"].nunique() == 1 else None
-    index.add(f"# {dataset_display(summary.dataset)}: report", "",
+    index.add(f"# {summary.names.dataset_display}: report", "",
               f"{len(summary.runs)} finished runs" + (f", profile `{profile}`" if profile else "")
               + f", results `{request.results}`. Regenerate with "
               f"`bench report --dataset {summary.dataset}`.", "")
@@ -129,8 +129,8 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
                      save_figure(fig, out / f"curves_{_slug(regime)}"))
         close(fig)
     if options.qualitative:
-        _qualitative(summary, options, index, out)
-        _mapped(summary, options, index, out)
+        _qualitative(summary, records, options, index, out)
+        _mapped(summary, records, options, index, out)
     log(f"  figures: {sum(1 for _ in out.glob('*.png'))} PNG files")
 
     if summary.notes:
@@ -140,14 +140,15 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
     return path
 
 
-def _qualitative(summary, options: ReportOptions, index: _Index, out: Path) -> None:  # noqa: ANN001
+def _qualitative(summary: Summary, records: RecordSet, options: ReportOptions, index: _Index,
+                 out: Path) -> None:
     from bench.report.plotstyle import close, save_figure
     from bench.report.qualitative import qualitative_figure
 
     notes: list[str] = []
     try:
-        fig = qualitative_figure(summary, regime=options.qualitative_regime,
-                                 images=options.images, data_root=options.data_root, notes=notes)
+        fig = qualitative_figure(summary, records.by_run_id(), regime=options.qualitative_regime,
+                                 images=options.images, notes=notes)
     except BenchError as exc:
         index.add(f"*Qualitative figure skipped: {exc.message}*", "")
         return
@@ -156,23 +157,25 @@ def _qualitative(summary, options: ReportOptions, index: _Index, out: Path) -> N
     close(fig)
 
 
-def _mapped(summary, options: ReportOptions, index: _Index, out: Path) -> None:  # noqa: ANN001
+def _mapped(summary: Summary, records: RecordSet, options: ReportOptions, index: _Index,
+            out: Path) -> None:
     from bench.report.mapped import mapped_figure
     from bench.report.plotstyle import close, save_figure
     from bench.report.qualitative import pick_regime
 
     runs = summary.runs
+    by_id = records.by_run_id()
     try:
         regime = pick_regime(summary, options.qualitative_regime)
     except BenchError:
         return
-    for method in MAPPED_METHODS:
+    for method in summary.names.mapped():
         chosen = runs[(runs["method"] == method) & (runs["regime"] == regime)]
         if chosen.empty:
             continue
-        path = chosen.sort_values("seed").iloc[0]["path"]
+        record = by_id[str(chosen.sort_values("seed").iloc[0]["run_id"])]
         try:
-            fig = mapped_figure(Path(path), data_root=options.data_root)
+            fig = mapped_figure(record, summary.names)
         except BenchError as exc:
             index.add(f"*Mapped outputs of {method} skipped: {exc.message}*", "")
             continue

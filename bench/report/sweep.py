@@ -15,13 +15,8 @@ from matplotlib.figure import Figure
 
 from bench.report.aggregate import DELTA, Summary, aggregate
 from bench.report.bars import SPREAD_TEXT, axis_label
-from bench.report.names import (
-    dataset_display,
-    first_task_fraction,
-    method_short,
-    task_display,
-)
-from bench.report.plotstyle import TEXT_WIDTH, method_color, paper_style
+from bench.report.names import first_task_fraction
+from bench.report.plotstyle import TEXT_WIDTH, paper_style
 
 
 def sweep_frame(summary: Summary) -> pd.DataFrame:
@@ -50,20 +45,21 @@ def sweep_curves(runs: pd.DataFrame, column: str, interval: str
     return out
 
 
-def sweep_figure(summary: Summary, method_order: list[str] | None = None) -> Figure:
+def sweep_figure(summary: Summary) -> Figure:
     """One panel per primary metric plus a Δm panel, one line per method."""
     runs = sweep_frame(summary)
     if runs["x"].nunique() < 2:
         raise ValueError("a sweep needs runs of at least two ratio:a:b regimes")
     primaries = [m for m in summary.metrics if m.primary]
-    panels = [(m.column, f"{task_display(m.task)} {m.label}", axis_label(m)) for m in primaries]
+    names = summary.names
+    panels = [(m.column, f"{m.task_title} {m.label}", axis_label(m)) for m in primaries]
     base = summary.baseline.method
     if runs[DELTA].notna().any():
-        panels.append((DELTA, f"Δm vs {method_short(base)}", "Δm (%) ↑"))
-    order = {m: i for i, m in enumerate(method_order or [])}
+        panels.append((DELTA, f"Δm vs {names.short(base)}", "Δm (%) ↑"))
+    order = {m: i for i, m in enumerate(names.order())}
     methods = sorted(runs["method"].unique(), key=lambda m: (order.get(m, len(order)), m))
-    first_task = primaries[0].task if primaries else "task 1"
-    others = ", ".join(task_display(m.task).lower() for m in primaries[1:])
+    first_task = primaries[0].task_title if primaries else "task 1"
+    others = ", ".join(m.task_title.lower() for m in primaries[1:])
     with paper_style():
         fig = Figure(figsize=(TEXT_WIDTH, 2.2), layout="constrained")
         axes = fig.subplots(1, len(panels), squeeze=False)[0]
@@ -75,10 +71,10 @@ def sweep_figure(summary: Summary, method_order: list[str] | None = None) -> Fig
                 c = curves.get(method)
                 if c is None or c["mean"].isna().all():
                     continue
-                color = method_color(method)
+                color = names.colour(method)
                 style = "--" if method == base else "-"
                 ax.plot(c["x"], c["mean"], style, marker="o", markersize=2.5, color=color,
-                        label=method_short(method), gid=method)
+                        label=names.short(method), gid=method)
                 band = c["spread"].to_numpy(dtype=float)
                 if np.isfinite(band).any():
                     band = np.nan_to_num(band)
@@ -96,8 +92,8 @@ def sweep_figure(summary: Summary, method_order: list[str] | None = None) -> Fig
         n = sorted(runs.groupby(["method", "x"]).size().unique())
         n_text = f"{n[0]}" if len(n) == 1 else f"{n[0]}–{n[-1]}"
         band_text = f", band {SPREAD_TEXT[summary.interval]}" if n[-1] > 1 else ""
-        fig.supxlabel(f"images labelled for {task_display(first_task).lower()} (%)"
+        fig.supxlabel(f"images labelled for {first_task.lower()} (%)"
                       + (f"; the others for {others}" if others else "")
-                      + f" — {dataset_display(summary.dataset)}, mean over {n_text} "
+                      + f" — {names.dataset_display}, mean over {n_text} "
                       f"seed{'s' if n[-1] != 1 else ''}{band_text}", fontsize=7)
     return fig

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from bench.report.aggregate import DELTA, Summary
 from bench.report.frame import MetricInfo
-from bench.report.names import arrow, task_short
+from bench.report.names import Names, arrow
 from bench.report.paper import CITATION, paper_values
 
 PAPER_PREFIX = "paper:"
@@ -33,6 +33,8 @@ class Column:
     higher_is_better: bool
     decimals: int
     kind: str  # "metric" | "delta" | "paper"
+    task_title: str = ""  # "Segmentation"
+    task_abbrev: str = ""  # "Seg."
 
     @property
     def arrow(self) -> str:
@@ -44,7 +46,7 @@ class Column:
             return f"{DELTA} (%) {self.arrow}"
         if self.kind == "paper":
             return "paper"
-        return f"{task_short(self.task or '')} {self.label} {self.arrow}"
+        return f"{self.task_abbrev or self.task or ''} {self.label} {self.arrow}"
 
 
 @dataclass
@@ -66,7 +68,7 @@ class Cell:
 class TableView:
     """What a table shows, independent of its format."""
 
-    dataset: str
+    names: Names
     rows: list[tuple[str, str]]  # (regime, method)
     columns: list[Column]
     cells: dict[tuple[tuple[str, str], str], Cell]
@@ -76,6 +78,10 @@ class TableView:
     delta_metrics: list[Column] = field(default_factory=list)  # primary metric of each task
     baseline: str = ""  # "stl" or "stl@full"
     baseline_fixed: bool = False  # True: one regime for all rows; False: same regime, else full
+
+    @property
+    def dataset(self) -> str:
+        return self.names.dataset.name
 
     def cell(self, row: tuple[str, str], column: Column) -> Cell:
         return self.cells.get((row, column.key), Cell(float("nan")))
@@ -113,7 +119,8 @@ def format_value(mean: float, spread: float, decimals: int, sep: str = " ± ") -
 
 
 def metric_column(m: MetricInfo) -> Column:
-    return Column(m.column, m.task, m.label, m.higher_is_better, m.decimals, "metric")
+    return Column(m.column, m.task, m.label, m.higher_is_better, m.decimals, "metric",
+                  m.task_title, m.task_abbrev)
 
 
 DELTA_COLUMN = Column(DELTA, None, DELTA, True, 2, "delta")
@@ -181,7 +188,7 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
                 cells[(row, col.key)].rank = rank
     columns: list[Column] = []
     tables: set[int] = set()
-    published = paper_values(summary.dataset) if paper else {}
+    published = paper_values(summary.dataset, summary.names.paper_methods()) if paper else {}
     for col in metric_cols:
         columns.append(col)
         if not paper:
@@ -191,7 +198,7 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
         if not hits:
             continue
         pcol = Column(PAPER_PREFIX + col.key, col.task, col.label, col.higher_is_better,
-                      col.decimals, "paper")
+                      col.decimals, "paper", col.task_title, col.task_abbrev)
         columns.append(pcol)
         for row, (value, table) in hits.items():
             cells[(row, pcol.key)] = Cell(value, source=f"Table {table}")
@@ -199,5 +206,5 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
     columns.append(DELTA_COLUMN)
     footer = footer_lines(summary, paper=paper, tables=sorted(tables))
     delta_metrics = [metric_column(m) for m in summary.metrics if m.primary]
-    return TableView(summary.dataset, rows, columns, cells, summary.interval, footer, metric_cols,
+    return TableView(summary.names, rows, columns, cells, summary.interval, footer, metric_cols,
                      delta_metrics, str(summary.baseline), bool(summary.baseline.regime))

@@ -30,6 +30,8 @@ FOLDERS = {
     "cityscapes": ("image", "label_7", "label_19", "depth"),
 }
 MANIFEST = "synthetic.json"
+#: Bump whenever the rendered content changes, so that stale generated datasets are rebuilt.
+GENERATOR_VERSION = 1
 #: fewer jobs than this per extra process are rendered in-process: starting a spawned worker
 #: (which imports torch through ``bench.data``) costs about as much as 150–250 small images
 MIN_JOBS_PER_WORKER = 200
@@ -82,8 +84,6 @@ def _run_parallel(jobs: list[Job], workers: int) -> list[Job]:
 def manifest(kind: str, *, n_train: int, n_val: int, height: int, width: int,
              seed: int) -> dict:
     """The content of ``synthetic.json``."""
-    from bench.data.synthetic import GENERATOR_VERSION
-
     out: dict = {"kind": kind, "generator_version": GENERATOR_VERSION, "seed": seed,
                  "n_train": n_train, "n_val": n_val, "height": height, "width": width}
     if kind == "nyuv2":

@@ -1,0 +1,104 @@
+"""Surface normals: cosine loss over valid pixels (all-zero label = missing), angle errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.tasks.base import MISSING_GREY, MetricSpec, Task
+
+
+class NormalTask(Task):
+    """Surface normals: cosine loss over valid pixels (all-zero label = missing); angle errors."""
+
+    title = "Surface Normal"
+    abbrev = "Norm."
+    crop_mode = "bilinear"
+
+    def __init__(self, name: str = "normal") -> None:
+        self.name = name
+        self.channels = 3
+        self.metrics = (
+            MetricSpec("mean", "mErr", False, 2, "°"),
+            MetricSpec("median", "medErr", False, 2, "°"),
+            MetricSpec("within11.25", "11.25°", True, 2, "%"),
+            MetricSpec("within22.5", "22.5°", True, 2, "%"),
+            MetricSpec("within30", "30°", True, 2, "%"),
+        )
+        self.primary = "mean"
+
+    # -- labels ---------------------------------------------------------------------------------
+    def valid_mask(self, label: torch.Tensor) -> torch.Tensor:
+        return (label != 0).any(1)
+
+    def blank_label(self, label: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(label)
+
+    def check_array(self, array: np.ndarray, hw: tuple[int, int]) -> str | None:
+        if array.shape != (*hw, 3):
+            return f"shape {array.shape}, expected {(*hw, 3)} (H×W×3)."
+        if not np.isfinite(array).all():
+            return "normals must be finite."
+        norm = np.linalg.norm(array, axis=-1)
+        valid = np.abs(array).sum(-1) > 0
+        if valid.any() and np.abs(norm[valid] - 1).max() > 0.05:
+            return "normals must be unit vectors (or all-zero where missing)."
+        return None
+
+    def describe_array(self) -> str:
+        return "H×W×3 unit normals, all-zero = missing"
+
+    def follow_flip(self, label: torch.Tensor) -> torch.Tensor:
+        """Mirrored map with the x component of every normal negated."""
+        out = label.flip(-1).clone()
+        out[0] = -out[0]
+        return out
+
+    def random_label(self, batch: int, height: int, width: int,
+                     generator: torch.Generator) -> torch.Tensor:
+        return F.normalize(torch.randn(batch, 3, height, width, generator=generator), dim=1)
+
+    # -- predictions and losses -----------------------------------------------------------------
+    def activate(self, raw: torch.Tensor) -> torch.Tensor:
+        """Unit-length normals: :math:`\\hat n = o / \\lVert o \\rVert`."""
+        return F.normalize(raw, dim=1, eps=1e-12)
+
+    def pixel_loss(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        """:math:`1 - \\hat n \\cdot n` per pixel."""
+        return 1.0 - (pred * label).sum(1)
+
+    def prediction_distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """:math:`1 - a \\cdot b` per pixel."""
+        return 1.0 - (pred * target).sum(1)
+
+    # -- metrics --------------------------------------------------------------------------------
+    def build_metric(self) -> Any:
+        from bench.metrics import NormalMetric
+
+        return NormalMetric(self.name)
+
+    def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
+        """Mean angle error (°) of each image over its valid pixels."""
+        from bench.metrics import normal_stats_per_image
+
+        sums, _ = normal_stats_per_image(pred.float(), label.float())
+        return [s[0] / s[1] if s[1] else float("nan") for s in sums.cpu().numpy()]
+
+    # -- cross-task mapping inputs --------------------------------------------------------------
+    def encode_prediction(self, pred: torch.Tensor) -> torch.Tensor:
+        """:math:`(n + 1) / 2` (official code)."""
+        return (pred + 1.0) / 2.0
+
+    def encode_label(self, label: torch.Tensor) -> torch.Tensor:
+        return (label + 1.0) / 2.0
+
+    # -- figures --------------------------------------------------------------------------------
+    def visualise(self, value: torch.Tensor, reference: torch.Tensor) -> np.ndarray:
+        """:math:`(n + 1) / 2` as RGB; all-zero (missing) pixels grey."""
+        arr = value.detach().cpu().numpy()
+        rgb = np.clip((np.moveaxis(arr, 0, -1) + 1.0) / 2.0, 0, 1)
+        rgb[~np.any(arr != 0, axis=0)] = MISSING_GREY
+        return rgb
