@@ -22,7 +22,7 @@ from bench.grid import resolve_jobs
 
 # ---------------------------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from bench.profiles import load_profile, profile_names
+    from bench.profiles import find_profile, profile_names
     from bench.regimes import REGIME_KINDS
     from bench.registry import (
         dataset_names,
@@ -54,7 +54,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                                f"{', '.join(ds.default_regimes)}; profile {ds.default_profile}"))
     section("Datasets", datasets)
     section("Regimes", list(REGIME_KINDS.items()))
-    section("Profiles", [(n, load_profile(n).get("description", "")) for n in profile_names()])
+    section("Profiles", [(n, find_profile(n).description) for n in profile_names()])
     return 0
 
 
@@ -70,10 +70,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     methods = expand_methods(args.methods)
     seeds = parse_seeds(args.seeds) if args.seeds else None
     overrides = tuple(parse_overrides(args.set or []))
-    if args.profile:
-        from bench.profiles import load_profile
-
-        load_profile(args.profile)  # validate the name before touching data
     specs = expand_grid(methods, ds.name, split_list(args.regimes), seeds, args.profile, overrides)
     for regime in {s.regime for s in specs}:
         from bench.regimes import parse_regime

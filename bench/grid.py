@@ -20,6 +20,7 @@ from typing import Any
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.engine.progress import ProgressSink, QueueSink, RichGridProgress, replay
 from bench.errors import BenchError
+from bench.profiles import check_override_keys, find_profile, resolve_profile
 from bench.record import Record, RecordError
 from bench.regimes import parse_regime
 from bench.registry import get_dataset, method_info
@@ -48,10 +49,15 @@ def parse_seeds(text: str) -> list[int]:
 def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
                 seeds: list[int] | None, profile: str | None,
                 overrides: tuple[tuple[str, Any], ...] = ()) -> list[RunSpec]:
-    """RunSpecs of a command line; defaults come from the dataset and each method."""
+    """RunSpecs of a command line; defaults come from the dataset and each method.
+
+    The profile and every ``--set`` are validated here, before any data is touched.
+    """
     ds = get_dataset(dataset)
     seeds = seeds or list(ds.default_seeds)
-    profile = profile or ds.default_profile
+    found = find_profile(profile or ds.default_profile)
+    check_override_keys(overrides)
+    resolve_profile(found, list(getattr(ds, "profile_keys", (ds.name,))), overrides)
     if regimes is not None:
         regimes = [parse_regime(r).name for r in regimes]  # validate early
     specs = []
@@ -64,7 +70,8 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
                 ["full"] if info.in_full else [])
         for regime in method_regimes:
             for seed in seeds:
-                specs.append(RunSpec(method, dataset, regime, seed, profile, tuple(overrides)))
+                specs.append(RunSpec(method, dataset, regime, seed, found.id, tuple(overrides),
+                                     found.source))
     return specs
 
 

@@ -188,6 +188,22 @@ def load_split_file(path: Path, n: int, tasks: list[str] | tuple[str, ...]) -> n
     return mask
 
 
+def training_mask(regime: Regime, train_indices: np.ndarray, n_files: int,
+                  tasks: list[str] | tuple[str, ...], seed: int) -> np.ndarray:
+    """The label mask ``[len(train_indices), K]`` of the images a run trains on.
+
+    A generated regime draws its mask for those images. An official split file indexes every
+    image of the training folder (``n_files`` rows): its rows of the trained images are kept, so
+    the images carved out for validation take their labels out of training entirely (the record's
+    ``mask.per_task`` gives the label counts that remain).
+    """
+    if regime.kind == "file":
+        if regime.path is None:
+            raise BenchError(f"Regime '{regime.name}' has no split file.")
+        return load_split_file(regime.path, n_files, tasks)[np.asarray(train_indices)]
+    return regime.mask(len(train_indices), tasks, seed)
+
+
 def mask_summary(mask: np.ndarray, tasks: list[str] | tuple[str, ...]) -> dict:
     """What a record stores about a mask: per-task counts, labels-per-image histogram, hash."""
     per_image = mask.sum(1)

@@ -66,15 +66,20 @@ class PartialLabelMethod(BaseModel):
 
     #: the data loader adds a second random scale-crop view (``batch['view2']``)
     needs_second_view: ClassVar[bool] = False
+    #: constructor arguments the engine fills from the config's other sections (tasks from the
+    #: dataset, width from ``model``, reduction from ``train.loss_reduction``); every other
+    #: argument is a method option, resolved with its default into the run's identity
+    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction")
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0,
-                 weighting: str = "uniform") -> None:
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 reduction: str = "official") -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
+        self.reduction = reduction
         self.net = self.build_network(width)
         self.weighting_name = weighting
-        self.weighting = build_weighting(weighting)
+        self.weighting = build_weighting(weighting, reduction)
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``."""

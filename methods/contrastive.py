@@ -84,9 +84,10 @@ class ContrastiveLoss(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, margin: float = 0.5, cond: bool = True) -> None:
+                 con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
+                 reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond)
+                         cond=cond, reduction=reduction)
         self.margin = float(margin)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
@@ -98,4 +99,4 @@ class ContrastiveLoss(JointMappingMethod):
         target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
                                              n, s, t, b)
         rows = margin_row_losses(target, sources, n, self.margin)
-        return {"loss_contrastive": self.con_weight * rows.sum() / b}
+        return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b)}

@@ -59,6 +59,28 @@ def encode_rows(tasks: Sequence[Task], values: dict[str, torch.Tensor], images: 
     return out
 
 
+def reduce_rows(values: torch.Tensor, n: torch.Tensor, s: torch.Tensor, batch: int,
+                reduction: str) -> torch.Tensor:
+    """The batch's cross-task term from per-row values ``[R]`` of rows (image ``n``, source ``s``).
+
+    ``official`` (the official scripts): :math:`\\frac1B \\sum_n \\sum_{r \\in n} v_r`, the sum of an
+    image's pair terms. ``paper`` (Eqs. 2–4 as written): :math:`\\frac1B \\sum_n
+    \\frac{1}{|S_n|} \\sum_{r \\in n} v_r`, with :math:`S_n` the distinct source tasks of image n's
+    rows: :math:`|\\mathcal U_n|` for rows :math:`s \\in \\mathcal U_n` (every task, K, for an image
+    with every label, whose rows take every ordered pair).
+    """
+    if reduction == "official":
+        return values.sum() / batch
+    if reduction != "paper":
+        raise ValueError(f"unknown loss reduction {reduction!r}")
+    if values.numel() == 0:
+        return values.sum()
+    k = int(s.max()) + 1
+    image_of_pair = torch.unique(n * k + s) // k
+    sources = torch.bincount(image_of_pair, minlength=batch).to(values.dtype)
+    return (values / sources[n]).sum() / batch
+
+
 def mean_cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per row: :math:`1 - \\frac{1}{HW}\\sum_{p} \\cos(a_p, b_p)`, cosine over channels ``[R]``.
 
@@ -74,9 +96,14 @@ class CrossTaskMethod(PartialLabelMethod):
     needs_second_view = True
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting)
+                 con_weight: float = 2.0, reduction: str = "official") -> None:
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
         self.con_weight = float(con_weight)
+
+    def reduce_rows(self, values: torch.Tensor, n: torch.Tensor, s: torch.Tensor,
+                    batch: int) -> torch.Tensor:
+        """:func:`reduce_rows` with this method's loss reduction."""
+        return reduce_rows(values, n, s, batch, self.reduction)
 
 
 class JointMappingMethod(CrossTaskMethod):
@@ -92,8 +119,9 @@ class JointMappingMethod(CrossTaskMethod):
     }
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, cond: bool = True) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official") -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         reduction=reduction)
         self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
                                         cond=cond)
 
@@ -152,6 +180,7 @@ class PairwiseMappingMethod(CrossTaskMethod):
     """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
+                 con_weight: float = 2.0, reduction: str = "official") -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         reduction=reduction)
         self.maps = PairwiseMaps(self.tasks, width)

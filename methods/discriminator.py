@@ -90,9 +90,9 @@ class DiscriminatorLoss(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, cond: bool = True) -> None:
+                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond)
+                         cond=cond, reduction=reduction)
         self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
 
     @classmethod
@@ -119,10 +119,10 @@ class DiscriminatorLoss(JointMappingMethod):
         v = views.second
         target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
                                              n, s, t, b)
-        self._pairs = (target, sources, n)  # kept for the discriminator step of this iteration
+        self._pairs = (target, sources, n, s)  # kept for the discriminator step of this iteration
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
-        return {"loss_disc_gen": self.con_weight * rows.sum() / b}
+        return {"loss_disc_gen": self.con_weight * self.reduce_rows(rows, n, s, b)}
 
     def discriminator_loss(self, target: torch.Tensor, sources: torch.Tensor,
                            n: torch.Tensor) -> torch.Tensor:
@@ -141,14 +141,15 @@ class DiscriminatorLoss(JointMappingMethod):
         log: dict[str, torch.Tensor] = {}
         if self._pairs is not None:
             # step 1: D, on detached pairs (D's gradients come from this loss alone)
-            d_loss = self.discriminator_loss(*self._pairs)
+            d_loss = self.discriminator_loss(*self._pairs[:3])
             optim_wrapper["discriminator"].update_params(d_loss)
             log["disc_loss"] = d_loss.detach()
             # step 2 is taken against the updated D, whose parameters enter as constants
-            target, sources, n = self._pairs
+            target, sources, n, s = self._pairs
             frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
             rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
-            losses["loss_disc_gen"] = self.con_weight * rows.sum() / data["label_mask"].shape[0]
+            losses["loss_disc_gen"] = self.con_weight * self.reduce_rows(
+                rows, n, s, data["label_mask"].shape[0])
         # step 2: network + mappings (+ FiLM); D received no gradient from this loss
         total, log_vars = self.parse_losses(losses)
         joint_step([w for name, w in optim_wrapper.items() if name != "discriminator"], total)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from bench.metadata import MethodInfo
 from bench.registry import register_method
+from bench.tasks import Task
 from methods.base import PartialLabelMethod, TrainingViews
 
 
@@ -64,7 +65,10 @@ class SemiSupervised(PartialLabelMethod):
     augmentation does to depth labels; both branches receive gradient (Π-model style).
     """
 
-    crop_scales: tuple[float, ...] = (1.2, 1.5)
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 crop_scales: Sequence[float] = (1.2, 1.5), reduction: str = "official") -> None:
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
+        self.crop_scales = tuple(float(c) for c in crop_scales)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, image, preds = views.mask, views.main.image, views.main.preds
@@ -84,5 +88,6 @@ class SemiSupervised(PartialLabelMethod):
             crop = task.consistency_view(crop_preds[task.name])
             mse = (full - crop).pow(2).flatten(1).mean(1)
             per_image = per_image + unlabelled[:, k] * mse
-        per_image = per_image / unlabelled.sum(1)
+        if self.reduction == "paper":
+            per_image = per_image / unlabelled.sum(1)
         return {"loss_ssl": per_image.sum() / mask.shape[0]}

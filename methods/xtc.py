@@ -83,9 +83,10 @@ class CrossTaskConsistency(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True) -> None:
+                 con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True,
+                 reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond)
+                         cond=cond, reduction=reduction)
         self.reg_weight = float(reg_weight)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
@@ -95,7 +96,7 @@ class CrossTaskConsistency(JointMappingMethod):
         v = views.second
         ms, mt = map_rows(self.mapping, self.tasks, v.preds, v.labels, n, s, t)
         rows = xtc_row_losses(ms, mt, v.feature[n], self.reg_weight)
-        return {"loss_xtc": self.con_weight * rows.sum() / views.batch_size,
+        return {"loss_xtc": self.con_weight * self.reduce_rows(rows, n, s, views.batch_size),
                 "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach()}
 
 

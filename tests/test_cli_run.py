@@ -39,7 +39,8 @@ def test_run_writes_one_record_per_run_then_skips(nyuv2_root, tmp_path, capsys):
         assert set(r.metrics) >= {"semantic/mIoU", "depth/absErr", "normal/mean"}
         assert r.history and r.history[-1]["epoch"] == 2
         assert r.timing["step_time_s"] > 0 and r.memory["peak_bytes"] > 0
-        assert r.environment["torch"] and r.mask["shape"] == [16, 3]
+        assert r.environment["torch"] and r.mask["shape"] == [14, 3]  # 2 of 16 held out
+        assert r.validation["images"] == 2 and r.selection == {"rule": "last", "epoch": 2}
         assert r.config["optim"]["net"]["optimizer"]["type"] == "Adam"
         assert (Path(r.path) / "model_final.pth").is_file()
         assert not list((Path(r.path) / "work").glob("*.pth"))  # training ckpts dropped

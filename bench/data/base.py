@@ -161,10 +161,15 @@ class DenseDataset(Dataset):
             f"{cls.source}")
 
     # -- torch Dataset --------------------------------------------------------------------------
-    def __init__(self, root: Path | str, split: str, *, mask: np.ndarray | None = None,
-                 augment: bool = False, two_views: bool = False,
-                 size: tuple[int, int] | None = None, seed: int = 0,
-                 n: int | None = None) -> None:
+    def __init__(self, root: Path | str, split: str, *, indices: Sequence[int] | None = None,
+                 mask: np.ndarray | None = None, augment: bool = False,
+                 two_views: bool = False, size: tuple[int, int] | None = None,
+                 seed: int = 0) -> None:
+        """The images ``indices`` (file numbers, default: every file) of ``split``.
+
+        ``mask`` (``[len(indices), K]``) says which task labels each image keeps; the others
+        are blanked. Augmentation is a function of ``(seed, epoch, file number)``.
+        """
         self.root = Path(root)
         self.split = split
         self.tasks = self.build_tasks()
@@ -172,8 +177,11 @@ class DenseDataset(Dataset):
         self.two_views = two_views
         self.size = tuple(size) if size else None
         self.seed = seed
-        self.n = n if n is not None else len(
-            [f for f in os.listdir(self.root / split / "image") if _NPY.match(f)])
+        if indices is None:
+            indices = range(len([f for f in os.listdir(self.root / split / "image")
+                                 if _NPY.match(f)]))
+        self.indices = [int(i) for i in indices]
+        self.n = len(self.indices)
         if mask is not None and mask.shape != (self.n, len(self.tasks)):
             raise DatasetError(f"Label mask of shape {mask.shape} does not fit {self.n} images × "
                                f"{len(self.tasks)} tasks of '{self.name}' {split}.")
@@ -207,17 +215,18 @@ class DenseDataset(Dataset):
         return image, labels
 
     def __getitem__(self, key: int | Sequence[int]) -> dict[str, Any]:
-        # training samplers yield (index, epoch) so augmentation is a function of both
+        # training samplers yield (position, epoch) so augmentation is a function of both
         if isinstance(key, (tuple, list)):
-            index, epoch = int(key[0]), int(key[1])
+            position, epoch = int(key[0]), int(key[1])
         else:
-            index, epoch = int(key), 0
+            position, epoch = int(key), 0
+        index = self.indices[position]
         image, labels = self.read(index)
         sample: dict[str, Any] = {"index": index}
         rng = np.random.default_rng([self.seed, epoch, index, 0xA06])
         if self.augment:
             image, labels = self.cropper(rng, image, labels, self.tasks)
-        keep = self.mask[index] if self.mask is not None else np.ones(len(self.tasks), bool)
+        keep = self.mask[position] if self.mask is not None else np.ones(len(self.tasks), bool)
         sample["image"] = image
         sample["labels"] = self._blank(labels, keep)
         sample["label_mask"] = torch.from_numpy(keep.copy())

@@ -1,8 +1,11 @@
 """Execute one run: RunSpec config → mmengine Runner → record.json.
 
-The record is written atomically once the run ends (``ok``, ``diverged`` or ``failed``). An
-interrupted run (Ctrl-C, SIGKILL) leaves no record but its checkpoints: running it again resumes
-from the last one.
+The run trains on its training images (the validation subset carved out), evaluates the
+validation subset every ``val_interval`` epochs, selects an epoch by ``train.selection`` and
+evaluates the test split once, at the end, on that epoch's weights (see
+:mod:`bench.engine.evaluation`). The record is written atomically once the run ends (``ok``,
+``diverged`` or ``failed``). An interrupted run (Ctrl-C, SIGKILL) leaves no record but its
+checkpoints: running it again resumes from the last one.
 """
 
 from __future__ import annotations
@@ -16,29 +19,32 @@ from typing import Any
 
 import torch
 from mmengine.device import get_device
-from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner, set_random_seed
 
 from bench.engine.build import (
+    Loaders,
     build_dataloaders,
     build_method,
     build_optimisation,
     needs_second_view,
+    training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
 from bench.engine.environment import environment
-from bench.engine.hooks import DivergedError, ProgressHook, RunStateHook
+from bench.engine.evaluation import evaluate
+from bench.engine.hooks import DivergedError, EpochEvaluation, ProgressHook, RunStateHook
 from bench.engine.progress import NullSink, ProgressSink
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
-from bench.metrics import build_metrics, metric_key
+from bench.metrics import metric_key
 from bench.record import Record, TaskEntry
-from bench.regimes import mask_summary, pack_mask, parse_regime
+from bench.regimes import mask_summary, pack_mask, parse_regime, training_mask
 from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
 from bench.store import write_record
 
 FINAL_WEIGHTS = "model_final.pth"
+BEST_WEIGHTS = "best.pth"
 
 
 def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
@@ -56,30 +62,36 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
 
     ds_cls = get_dataset(spec.dataset)
     tasks = ds_cls.build_tasks()
-    n_train = config["dataset"]["images"]["train"]
-    mask = parse_regime(config["regime"]).mask(n_train, [t.name for t in tasks], spec.seed)
+    names = [t.name for t in tasks]
+    split = training_split(config)
+    mask = training_mask(parse_regime(config["regime"]), split.train,
+                         int(config["dataset"]["fingerprint"]["sizes"]["train"]), names,
+                         spec.seed)
 
     record = Record(
         run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],
         config_hash=config_hash(config), spec=spec.to_dict(), config=config,
         tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
-        mask={**mask_summary(mask, [t.name for t in tasks]), "packed": pack_mask(mask)},
-        started_at=started)
+        mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
+        validation=split.summary(), started_at=started)
     state_hook = RunStateHook(work / "bench_state.json", device)
     runner = None
+    loaders = None
     try:
         set_random_seed(spec.seed)
         method = build_method(config, tasks)
-        train_loader, val_loader = build_dataloaders(ds_cls, config, mask,
-                                                     needs_second_view(spec.method))
+        loaders = build_dataloaders(ds_cls, config, split, mask, needs_second_view(spec.method))
+        state_hook.evaluation = EpochEvaluation(
+            tasks, loaders.validation, loaders.test, config["train"]["selection"],
+            int(config["train"].get("val_interval", 1)), work / BEST_WEIGHTS)
         optim_wrapper, schedulers = build_optimisation(method, config)
         primary = [metric_key(t.name, t.primary) for t in tasks]
-        runner = _build_runner(spec, config, method, train_loader, val_loader, optim_wrapper,
-                               schedulers, work, tasks,
-                               [state_hook, ProgressHook(sink, key, spec.label(), primary)])
+        runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
+                               work, [state_hook, ProgressHook(sink, key, spec.label(), primary,
+                                                               state_hook)])
         runner.train()
-        _validate_if_missing(runner, state_hook, config)
+        _finish(runner.model, state_hook, loaders, tasks, record)
         record.status = "ok"
     except DivergedError as exc:
         record.status = "diverged"
@@ -95,9 +107,9 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     finally:
         _close_logger(runner)
 
-    history = state_hook.history
-    record.history = history
-    record.metrics = history[-1]["metrics"] if history and record.status == "ok" else {}
+    record.history = state_hook.history
+    if record.status != "ok":
+        record.metrics, record.val_metrics = {}, {}
     record.epochs_completed = int(runner.epoch) if runner is not None else 0
     record.timing = {
         "wall_time_s": time.perf_counter() - wall0,
@@ -113,7 +125,7 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
         write_visuals(directory / VISUALS,
-                      render_visuals(runner.model, val_loader.dataset, tasks))
+                      render_visuals(runner.model, loaders.test.dataset, tasks))
         record.artifacts["visuals"] = VISUALS
         _drop_training_checkpoints(work)
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -121,9 +133,31 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     return record
 
 
+def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks: tuple,
+            record: Record) -> None:
+    """Select the epoch, load its weights and test them: the record's metrics.
+
+    ``last``: the final weights. ``best-val`` / ``best-test``: the weights kept when the epoch
+    was selected (the test metrics of ``best-test`` were measured then, per epoch).
+    """
+    ev = state.evaluation
+    rule = ev.selection if ev is not None else "last"
+    epoch = state.best_epoch() if ev is not None else None
+    if epoch is None:
+        epoch = state.history[-1]["epoch"] if state.history else 0
+    elif ev is not None:
+        model.load_state_dict(torch.load(ev.best_weights, map_location="cpu",
+                                         weights_only=True))
+    entry = next((h for h in state.history if h["epoch"] == epoch), {})
+    record.selection = {"rule": rule, "epoch": int(epoch)}
+    record.val_metrics = dict(entry.get("metrics") or {})
+    record.metrics = (dict(entry["test"]) if rule == "best-test" and "test" in entry
+                      else evaluate(model, loaders.test, tasks))
+
+
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,
-                  train_loader: Any, val_loader: Any, optim_wrapper: Any, schedulers: Any,
-                  work: Path, tasks: tuple, hooks: list) -> Runner:
+                  train_loader: Any, optim_wrapper: Any, schedulers: Any, work: Path,
+                  hooks: list) -> Runner:
     train = config["train"]
     ckpt_interval = int(train.get("checkpoint_interval", 1))
     runner = Runner(
@@ -131,11 +165,7 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
         work_dir=str(work),
         experiment_name=work.parent.name,
         train_dataloader=train_loader,
-        val_dataloader=val_loader,
-        val_evaluator=Evaluator(build_metrics(tasks)),
-        train_cfg={"by_epoch": True, "max_epochs": int(train["epochs"]),
-                   "val_interval": int(train.get("val_interval", 1))},
-        val_cfg={},
+        train_cfg={"by_epoch": True, "max_epochs": int(train["epochs"])},
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
         default_hooks={
@@ -158,13 +188,6 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
         handler.setLevel(logging.INFO if isinstance(handler, logging.FileHandler)
                          else logging.ERROR)
     return runner
-
-
-def _validate_if_missing(runner: Runner, state: RunStateHook, config: dict[str, Any]) -> None:
-    """Run the final validation if the run was interrupted during it and then resumed."""
-    last = int(config["train"]["epochs"])
-    if not any(h["epoch"] == last for h in state.history):
-        runner.val_loop.run()
 
 
 def _drop_training_checkpoints(work: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +19,45 @@ from bench.engine.checkpoint import (
     set_rng_state,
     to_plain_message_hub,
 )
+from bench.engine.evaluation import evaluate, improves, select_epoch
 from bench.engine.memory import PeakMemory
 from bench.engine.progress import ProgressSink
+from bench.tasks import Task
 
 
 class DivergedError(RuntimeError):
     """Training produced a non-finite loss."""
 
 
+@dataclass
+class EpochEvaluation:
+    """What the run evaluates every ``interval`` epochs, and how it selects its epoch.
+
+    ``validation`` is the loader of the validation subset (``None`` without one); ``test`` the
+    test split's, evaluated per epoch only when the rule is ``best-test``. The weights of the
+    selected epoch so far are kept in ``best_weights`` (rules ``best-val`` and ``best-test``).
+    """
+
+    tasks: Sequence[Task]
+    validation: Any
+    test: Any
+    selection: str
+    interval: int
+    best_weights: Path
+
+    @property
+    def selection_key(self) -> str | None:
+        return {"best-val": "val", "best-test": "test"}.get(self.selection)
+
+
 class RunStateHook(Hook):
     """Collects what the record needs and makes resumed runs continue exactly.
 
-    * per-epoch validation metrics and mean training losses (``history``), persisted next to the
-      checkpoints after every validation so a resumed run keeps its earlier epochs;
+    * one history entry per epoch: the mean training losses, and on evaluation epochs the
+      validation metrics (``metrics``) and, with ``best-test``, the test metrics (``test``),
+      evaluated right after the epoch's training and persisted before its checkpoint is
+      written, so a resumed run keeps its earlier epochs and recomputes the others;
+    * the selected epoch so far (:mod:`bench.engine.evaluation`) and its weights;
     * time per training step (wall clock, CUDA-synchronised) and peak memory;
     * RNG states saved into every checkpoint and restored on resume, so a killed run ends with
       the same numbers as an uninterrupted one (CPU);
@@ -39,9 +67,11 @@ class RunStateHook(Hook):
 
     priority = "VERY_HIGH"
 
-    def __init__(self, state_file: Path, device: torch.device) -> None:
+    def __init__(self, state_file: Path, device: torch.device,
+                 evaluation: EpochEvaluation | None = None) -> None:
         self.state_file = Path(state_file)
         self.device = device
+        self.evaluation = evaluation
         self.history: list[dict[str, Any]] = []
         self.step_times: list[float] = []
         self.resumed = 0
@@ -78,14 +108,8 @@ class RunStateHook(Hook):
             self.history, self.resumed, self.previous_train_time = [], 0, 0.0
             return
         self.resumed += 1
-        epoch = int(runner.epoch)
         # keep only epochs up to the checkpoint (later ones will be recomputed)
-        self.history = [h for h in self.history if h["epoch"] <= epoch]
-        loop = runner.train_loop
-        due = epoch >= loop.val_begin and (epoch % loop.val_interval == 0
-                                           or epoch == loop.max_epochs)
-        if due and not any(h["epoch"] == epoch for h in self.history):
-            runner.val_loop.run()  # the run was killed while validating this epoch
+        self.history = [h for h in self.history if h["epoch"] <= int(runner.epoch)]
 
     def before_train_epoch(self, runner: Any) -> None:
         self._epoch_losses = {}
@@ -107,17 +131,36 @@ class RunStateHook(Hook):
             self._epoch_losses.setdefault(key, []).append(v)
         self.memory.sample()
 
-    def after_val_epoch(self, runner: Any, metrics: dict[str, float] | None = None) -> None:
-        epoch = runner.epoch if runner.train_loop is not None else 0
-        entry = {"epoch": int(epoch), "iter": int(runner.iter),
-                 "metrics": {k: float(v) for k, v in (metrics or {}).items()},
-                 "train": {k: sum(v) / len(v) for k, v in self._epoch_losses.items() if v}}
-        self.history = [h for h in self.history if h["epoch"] != entry["epoch"]] + [entry]
+    def after_train_epoch(self, runner: Any) -> None:
+        epoch = int(runner.epoch) + 1
+        entry: dict[str, Any] = {"epoch": epoch, "iter": int(runner.iter),
+                                 "train": {k: sum(v) / len(v) for k, v in
+                                           self._epoch_losses.items() if v}}
+        ev = self.evaluation
+        if ev is not None and (epoch % ev.interval == 0 or epoch == runner.max_epochs):
+            if ev.validation is not None:
+                entry["metrics"] = evaluate(runner.model, ev.validation, ev.tasks)
+            if ev.selection == "best-test":
+                entry["test"] = evaluate(runner.model, ev.test, ev.tasks)
+            key = ev.selection_key
+            if key is not None and key in entry:
+                best = self.best_epoch()
+                previous = next((h[key] for h in self.history if h["epoch"] == best), None)
+                if improves(entry[key], previous, ev.tasks):
+                    save_weights(runner.model, ev.best_weights)
+        self.history = [h for h in self.history if h["epoch"] != epoch] + [entry]
         self.persist()
 
     def after_train(self, runner: Any) -> None:
         self.train_time = time.perf_counter() - self._t0
         self.persist()
+
+    def best_epoch(self) -> int | None:
+        """The epoch the selection rule picks among the history so far (``None``: none yet)."""
+        ev = self.evaluation
+        if ev is None or ev.selection_key is None:
+            return None
+        return select_epoch(self.history, ev.selection_key, ev.tasks)
 
     def persist(self) -> None:
         tmp = self.state_file.with_suffix(".tmp")
@@ -139,16 +182,25 @@ class RunStateHook(Hook):
         return times[len(times) // 2]
 
 
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """The model's ``state_dict`` at ``path``, written to a temporary name first."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+
+
 class ProgressHook(Hook):
-    """Reports iterations and validation results of one run to a :class:`ProgressSink`."""
+    """Reports iterations and per-epoch evaluations of one run to a :class:`ProgressSink`."""
 
     priority = "LOW"
 
-    def __init__(self, sink: ProgressSink, key: str, label: str, primary: list[str]) -> None:
+    def __init__(self, sink: ProgressSink, key: str, label: str, primary: list[str],
+                 state: RunStateHook) -> None:
         self.sink = sink
         self.key = key
         self.label = label
         self.primary = primary
+        self.state = state
         self.info = ""
 
     def before_train(self, runner: Any) -> None:
@@ -161,7 +213,11 @@ class ProgressHook(Hook):
         self.sink.update(self.key, runner.iter + 1,
                          f"ep {runner.epoch + 1}/{runner.max_epochs} loss {loss:.3f} {self.info}")
 
-    def after_val_epoch(self, runner: Any, metrics: dict[str, float] | None = None) -> None:
-        metrics = metrics or {}
-        parts = [f"{k.split('/')[0][:4]} {metrics[k]:.3g}" for k in self.primary if k in metrics]
-        self.info = "· " + " ".join(parts) if parts else ""
+    def after_train_epoch(self, runner: Any) -> None:
+        last = self.state.history[-1] if self.state.history else {}
+        metrics, where = (last.get("metrics"), "val") if "metrics" in last else (
+            last.get("test"), "test")
+        if metrics:
+            parts = [f"{k.split('/')[0][:4]} {metrics[k]:.3g}" for k in self.primary
+                     if k in metrics]
+            self.info = f"· {where} " + " ".join(parts)

@@ -13,7 +13,8 @@ from bench.report.names import Names
 from bench.store import scan_records
 
 META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "regime", "seed",
-                "profile", "status", "finished_at", "path"]
+                "profile", "status", "finished_at", "path", "selection", "loss_reduction",
+                "val_fraction", "val_images"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,11 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
             "dataset": r.dataset, "method": r.method, "regime": r.regime, "seed": r.seed,
             "profile": r.profile, "status": r.status, "finished_at": r.finished_at,
             "path": str(r.path) if r.path else None,
+            # the protocol options a table names (records of schema 1 predate them)
+            "selection": r.config.get("train", {}).get("selection", "last"),
+            "loss_reduction": r.config.get("train", {}).get("loss_reduction", "unrecorded"),
+            "val_fraction": float(r.config.get("validation", {}).get("fraction", 0.0)),
+            "val_images": int(r.validation.get("images", 0)),
         }
         row.update({k: float(v) for k, v in r.metrics.items() if isinstance(v, (int, float))})
         rows.append(row)
