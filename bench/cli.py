@@ -14,7 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
+from bench.cli_tune import add_tune_command
 from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
 from bench.errors import BenchError
 from bench.grid import resolve_jobs
@@ -207,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     add_report_commands(sub)
+    add_power_command(sub)
+    add_tune_command(sub)
 
     p = sub.add_parser("perf", help="training-step time of each method relative to SL")
     p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")

@@ -24,6 +24,11 @@ from bench.nets import SegNet
 from bench.tasks import Task
 from bench.weighting import build_weighting, loss_matrix
 
+#: the learning rate every method's tuning searches (log-uniform), relative to its profile
+#: section ``methods.<name>``; each method adds its own options (see ``MethodInfo.search_space``)
+LR_SPACE: dict[str, dict[str, Any]] = {
+    "optim.net.optimizer.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True}}
+
 
 @dataclass
 class View:
@@ -80,6 +85,10 @@ class PartialLabelMethod(BaseModel):
         self.net = self.build_network(width)
         self.weighting_name = weighting
         self.weighting = build_weighting(weighting, reduction)
+        #: factor on the method's consistency terms, set before every step by the engine's
+        #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
+        self.consistency_scale = 1.0
+        self.rampup_epochs = 0.0
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``."""

@@ -44,8 +44,10 @@ DATASETS = {"nyuv2": "NYUv2", "cityscapes": "Cityscapes", "synthetic-nyuv2": "sy
 
 def method_info(method: str) -> MethodInfo:
     display, short, paper, order = INFO.get(method, (method, method, None, 100))
+    control = method.removesuffix("-shuffled") if method.endswith("-shuffled") else None
     return MethodInfo(summary="", display=display, short=short, family=method, colour="",
-                      order=order, paper_name=paper, mapped_figure=method == "xtc", name=method)
+                      order=order, paper_name=paper, mapped_figure=method == "xtc", name=method,
+                      control_of=control)
 
 
 def write_record(results: Path, dataset: str, method: str, regime: str, seed: int,

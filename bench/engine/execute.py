@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ from bench.engine.build import (
 from bench.engine.checkpoint import install_checkpoint_loader
 from bench.engine.environment import environment
 from bench.engine.evaluation import evaluate
-from bench.engine.hooks import DivergedError, EpochEvaluation, ProgressHook, RunStateHook
+from bench.engine.hooks import (
+    ConsistencyRampHook,
+    DivergedError,
+    EpochEvaluation,
+    ProgressHook,
+    RunStateHook,
+)
 from bench.engine.progress import NullSink, ProgressSink
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
@@ -48,8 +55,16 @@ BEST_WEIGHTS = "best.pth"
 
 
 def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
-            sink: ProgressSink | None = None) -> Record:
-    """Train and evaluate one run in ``directory``; return (and write) its record."""
+            sink: ProgressSink | None = None, *, evaluate_test: bool = True,
+            extra_hooks: Sequence[Any] = (),
+            reraise: tuple[type[BaseException], ...] = ()) -> Record:
+    """Train and evaluate one run in ``directory``; return (and write) its record.
+
+    ``evaluate_test=False`` (tuning) never touches the test split: the record then holds the
+    validation metrics of the selected epoch only, and no figure data. ``extra_hooks`` are added
+    to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
+    run without a record (e.g. a pruned tuning trial).
+    """
     install_checkpoint_loader()
     sink = sink or NullSink()
     directory = Path(directory)
@@ -82,24 +97,24 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         set_random_seed(spec.seed)
         method = build_method(config, tasks)
         loaders = build_dataloaders(ds_cls, config, split, mask, needs_second_view(spec.method))
-        state_hook.evaluation = EpochEvaluation(
-            tasks, loaders.validation, loaders.test, config["train"]["selection"],
-            int(config["train"].get("val_interval", 1)), work / BEST_WEIGHTS)
+        state_hook.evaluation = epoch_evaluation(config, loaders, tasks, work, evaluate_test)
         optim_wrapper, schedulers = build_optimisation(method, config)
         primary = [metric_key(t.name, t.primary) for t in tasks]
+        hooks = [state_hook, ProgressHook(sink, key, spec.label(), primary, state_hook),
+                 ConsistencyRampHook()]
         runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
-                               work, [state_hook, ProgressHook(sink, key, spec.label(), primary,
-                                                               state_hook)])
+                               work, hooks + list(extra_hooks))
         runner.train()
-        _finish(runner.model, state_hook, loaders, tasks, record)
+        _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
     except DivergedError as exc:
         record.status = "diverged"
         record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
         record.error = {"type": type(exc).__name__, "message": str(exc)}
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, *reraise):
         state_hook.persist()
+        _close_logger(runner)
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
         record.error = {"type": type(exc).__name__, "message": str(exc),
@@ -124,21 +139,36 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     if record.status == "ok" and runner is not None:
         torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
-        write_visuals(directory / VISUALS,
-                      render_visuals(runner.model, loaders.test.dataset, tasks))
-        record.artifacts["visuals"] = VISUALS
+        if evaluate_test:
+            write_visuals(directory / VISUALS,
+                          render_visuals(runner.model, loaders.test.dataset, tasks))
+            record.artifacts["visuals"] = VISUALS
         _drop_training_checkpoints(work)
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_record(directory, record)
     return record
 
 
+def epoch_evaluation(config: dict[str, Any], loaders: Loaders, tasks: tuple, work: Path,
+                     evaluate_test: bool) -> EpochEvaluation:
+    """What the run evaluates after its epochs (see :class:`EpochEvaluation`)."""
+    train = config["train"]
+    interval = int(train.get("val_interval", 1))
+    last_k = int(config["eval"]["average_last"]) if evaluate_test else 1
+    epochs = EpochEvaluation.evaluated_epochs(int(train["epochs"]), interval)
+    return EpochEvaluation(tasks, loaders.validation, loaders.test, train["selection"], interval,
+                           work / BEST_WEIGHTS,
+                           frozenset(epochs[-last_k:]) if last_k > 1 else frozenset())
+
+
 def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks: tuple,
-            record: Record) -> None:
+            record: Record, evaluate_test: bool) -> None:
     """Select the epoch, load its weights and test them: the record's metrics.
 
-    ``last``: the final weights. ``best-val`` / ``best-test``: the weights kept when the epoch
-    was selected (the test metrics of ``best-test`` were measured then, per epoch).
+    ``last``: the final weights (with ``eval.average_last`` = k > 1: the mean of the test and
+    validation metrics of the last k evaluations, as MTAN reports). ``best-val`` /
+    ``best-test``: the weights kept when the epoch was selected (the test metrics of
+    ``best-test`` were measured then, per epoch).
     """
     ev = state.evaluation
     rule = ev.selection if ev is not None else "last"
@@ -150,9 +180,25 @@ def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks
                                          weights_only=True))
     entry = next((h for h in state.history if h["epoch"] == epoch), {})
     record.selection = {"rule": rule, "epoch": int(epoch)}
+    averaged = [h for h in state.history if ev is not None and h["epoch"] in ev.test_epochs]
+    if averaged:
+        record.selection["averaged_epochs"] = [h["epoch"] for h in averaged]
+        record.val_metrics = mean_metrics([h.get("metrics") or {} for h in averaged])
+        record.metrics = mean_metrics([h["test"] for h in averaged])
+        return
     record.val_metrics = dict(entry.get("metrics") or {})
-    record.metrics = (dict(entry["test"]) if rule == "best-test" and "test" in entry
-                      else evaluate(model, loaders.test, tasks))
+    if not evaluate_test:
+        record.metrics = {}
+    elif rule == "best-test" and "test" in entry:
+        record.metrics = dict(entry["test"])
+    else:
+        record.metrics = evaluate(model, loaders.test, tasks)
+
+
+def mean_metrics(entries: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The per-key mean of several evaluations' metrics (keys every entry has)."""
+    keys = set.intersection(*(set(e) for e in entries)) if entries else set()
+    return {k: sum(e[k] for e in entries) / len(entries) for k in sorted(keys)}
 
 
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,

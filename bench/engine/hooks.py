@@ -34,8 +34,10 @@ class EpochEvaluation:
     """What the run evaluates every ``interval`` epochs, and how it selects its epoch.
 
     ``validation`` is the loader of the validation subset (``None`` without one); ``test`` the
-    test split's, evaluated per epoch only when the rule is ``best-test``. The weights of the
-    selected epoch so far are kept in ``best_weights`` (rules ``best-val`` and ``best-test``).
+    test split's, evaluated per epoch only when the rule is ``best-test`` and at the epochs in
+    ``test_epochs`` (the last ``eval.average_last`` evaluations, whose test metrics are averaged).
+    The weights of the selected epoch so far are kept in ``best_weights`` (rules ``best-val`` and
+    ``best-test``).
     """
 
     tasks: Sequence[Task]
@@ -44,6 +46,12 @@ class EpochEvaluation:
     selection: str
     interval: int
     best_weights: Path
+    test_epochs: frozenset[int] = frozenset()
+
+    @staticmethod
+    def evaluated_epochs(epochs: int, interval: int) -> list[int]:
+        """The epochs after which the run evaluates: every ``interval``-th and the last."""
+        return sorted({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
 
     @property
     def selection_key(self) -> str | None:
@@ -140,7 +148,7 @@ class RunStateHook(Hook):
         if ev is not None and (epoch % ev.interval == 0 or epoch == runner.max_epochs):
             if ev.validation is not None:
                 entry["metrics"] = evaluate(runner.model, ev.validation, ev.tasks)
-            if ev.selection == "best-test":
+            if ev.selection == "best-test" or epoch in ev.test_epochs:
                 entry["test"] = evaluate(runner.model, ev.test, ev.tasks)
             key = ev.selection_key
             if key is not None and key in entry:
@@ -187,6 +195,27 @@ def save_weights(model: torch.nn.Module, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(model.state_dict(), tmp)
     tmp.replace(path)
+
+
+class ConsistencyRampHook(Hook):
+    """Ramps a method's consistency terms up linearly over its first ``rampup_epochs`` epochs.
+
+    Before every training step the model's ``consistency_scale`` is set to
+    :math:`\\min(1, (e + i / I) / E_r)` (epoch ``e``, step ``i`` of ``I``, ramp length
+    :math:`E_r` = the method's ``rampup_epochs`` option), as the official scripts' ``--rampup up``
+    does over 100 epochs; 1 when the method has no ramp-up. A function of the step alone, so a
+    resumed run continues exactly.
+    """
+
+    priority = "HIGH"
+
+    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        model = runner.model
+        epochs = float(getattr(model, "rampup_epochs", 0.0))
+        if epochs <= 0:
+            return
+        progress = runner.epoch + batch_idx / max(len(runner.train_dataloader), 1)
+        model.consistency_scale = min(1.0, progress / epochs)
 
 
 class ProgressHook(Hook):
