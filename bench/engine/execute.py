@@ -11,6 +11,7 @@ checkpoints: running it again resumes from the last one.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 import traceback
 from collections.abc import Sequence
@@ -224,6 +225,10 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
         },
         custom_hooks=hooks,
         randomness={"seed": int(spec.seed)},
+        # keep the process's multiprocessing start method (mmengine would force 'fork', with a
+        # warning, in the grid's spawned workers)
+        env_cfg={"mp_cfg": {"mp_start_method": multiprocessing.get_start_method(
+            allow_none=True) or "fork"}, "dist_cfg": {"backend": "nccl"}},
         resume=(work / "last_checkpoint").is_file(),
         log_level="ERROR",
         default_scope="mmengine",
