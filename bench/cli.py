@@ -157,7 +157,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
         result = require_valid(ds, root, (info.height, info.width), info.sizes,
                                None if args.no_cache else cache_path(results_root(args), ds, root))
-        console.print(f"Every file is valid: {result.summary()}", highlight=False)
+        console.print(f"Every file is valid: {result.summary()}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -110,14 +110,13 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.suite import ReportOptions, write_report
+    from bench.store import scan_records
 
     out = Path(args.out) if args.out else results_root(args) / "reports" / args.dataset
     options = ReportOptions(all_metrics=args.all_metrics,
                             qualitative=not args.no_qualitative, images=args.images,
                             qualitative_regime=args.qualitative_regime,
                             latex_png=not args.no_pdf)
-    from bench.store import scan_records
-
     console = Console(stderr=True, emoji=False, highlight=False)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,6 @@ class DivergedError(RuntimeError):
     """Training produced a non-finite loss, or one beyond ``train.diverge_above``."""
 
 
-
 @dataclass
 class EpochEvaluation:
     """What the run evaluates every ``interval`` epochs, and how it selects its epoch.
