@@ -1,8 +1,9 @@
 """A run killed at any instant, then run again, ends with the uninterrupted run's record.
 
 * ``test_random_kills_resume_to_the_uninterrupted_result``: 20 kills on the smoke profile, at
-  every instant of the first checkpoint save (the save stopped half-way included) and at random
-  other instants (training steps, validation, the final test, renames, the record write).
+  every instant of the first checkpoint save (the save stopped half-way included), at a random
+  training step, validation, final test, figure-data write, just before and just after the
+  record write, and at random other instants (``BENCH_KILL_SEED`` draws other ones).
 * ``test_sigkill_inside_a_checkpoint_write``: real SIGKILLs of a process stopped half-way
   through writing its first and its second checkpoint.
 * ``test_kill_during_validation_keeps_the_epochs_training_losses``.
@@ -69,9 +70,16 @@ def test_random_kills_resume_to_the_uninterrupted_result(nyuv2_root, tmp_path, m
     start, end = log.index("save:put") + 1, log.index("save:pointer:after") + 1
     first_save = list(range(start, end + 1))
     assert len(first_save) >= 6 and "rename:before" in log[start:end], log
-    rest = [i for i in range(1, len(log) + 1) if i not in first_save]
     rng = random.Random(int(os.environ.get("BENCH_KILL_SEED", "10")))
-    points = first_save + sorted(rng.sample(rest, KILLS - len(first_save)))
+    # one random instant of every other kind, then random instants of any kind
+    forced = list(first_save)
+    for kind in ("train-step:before", "evaluate:before", "test:before", "visuals:before",
+                 "record:before", "record:after"):
+        forced.append(rng.choice([i for i, w in enumerate(log, 1) if w == kind
+                                  and i not in first_save]))
+    rest = [i for i in range(1, len(log) + 1) if i not in forced]
+    points = forced + sorted(rng.sample(rest, KILLS - len(forced)))
+    assert len(set(points)) == KILLS
     for n, at in enumerate(points):
         results = tmp_path / f"kill{n}"
         switch.reset(at)
