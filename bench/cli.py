@@ -156,7 +156,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         from bench.data.check import cache_path, require_valid
 
         result = require_valid(ds, root, (info.height, info.width), info.sizes,
-                               None if args.no_cache else cache_path(results_root(args), ds, root))
+                               None if args.no_cache else cache_path(results_root(args), ds, root),
+                               "fix them before training on this dataset")
         console.print(f"Every file is valid: {result.summary()}", highlight=False, soft_wrap=True)
     return 0
 

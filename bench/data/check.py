@@ -225,11 +225,12 @@ def check_files(cls: DenseDataset, root: Path, hw: tuple[int, int],
 
 
 def require_valid(cls: DenseDataset, root: Path, hw: tuple[int, int],
-                  counts: dict[str, int], cache: Path | None = None) -> DataCheck:
+                  counts: dict[str, int], cache: Path | None = None,
+                  consequence: str = "no run was started") -> DataCheck:
     """:func:`check_files`, raising a :class:`DatasetError` that names every bad file."""
     result = check_files(cls, root, hw, counts, cache)
     if result.problems:
-        raise problems_error(cls, root, result.problems)
+        raise problems_error(cls, root, result.problems, consequence)
     return result
 
 
