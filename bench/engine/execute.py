@@ -4,8 +4,15 @@ The run trains on its training images (the validation subset carved out), evalua
 validation subset every ``val_interval`` epochs, selects an epoch by ``train.selection`` and
 evaluates the test split once, at the end, on that epoch's weights (see
 :mod:`bench.engine.evaluation`). The record is written atomically once the run ends (``ok``,
-``diverged`` or ``failed``). An interrupted run (Ctrl-C, SIGKILL) leaves no record but its
-checkpoints: running it again resumes from the last one.
+``diverged`` or ``failed``), after the final weights and figure data, and only then are the
+training checkpoints dropped. An interrupted run (Ctrl-C, SIGKILL, at any instant) leaves no
+record but its checkpoints: running it again resumes from the newest intact one
+(:mod:`bench.engine.checkpointing`). The caller holds the run folder's lock (:mod:`bench.locks`).
+
+On the CPU a run uses a fixed number of threads (:mod:`bench.engine.threads`), so its numbers
+do not depend on ``--jobs``. A loss that is not finite or beyond ``train.diverge_above`` ends the
+run as ``diverged``, unless the run's data fails the data check when read again (then the run
+is ``failed`` with the bad files named, and is retried once the data is fixed).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import torch
 from mmengine.device import get_device
 from mmengine.runner import Runner, set_random_seed
 
+from bench.data.check import check_files, problems_error
 from bench.engine.build import (
     Loaders,
     build_dataloaders,
@@ -32,6 +40,7 @@ from bench.engine.build import (
     training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
+from bench.engine.checkpointing import POINTER, KillSafeCheckpointHook, recover_checkpoint
 from bench.engine.environment import environment
 from bench.engine.evaluation import evaluate
 from bench.engine.hooks import (
@@ -40,11 +49,15 @@ from bench.engine.hooks import (
     EpochEvaluation,
     ProgressHook,
     RunStateHook,
+    save_weights,
 )
 from bench.engine.progress import NullSink, ProgressSink
+from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
+from bench.fileio import remove_stale_temps
 from bench.metrics import metric_key
+from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry
 from bench.regimes import mask_summary, pack_mask, parse_regime, training_mask
 from bench.registry import dataset_info, get_dataset, method_info
@@ -61,20 +74,29 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
             reraise: tuple[type[BaseException], ...] = ()) -> Record:
     """Train and evaluate one run in ``directory``; return (and write) its record.
 
+    The caller holds the lock of ``directory`` (:func:`bench.engine.claim.run_claimed`).
     ``evaluate_test=False`` (tuning) never touches the test split: the record then holds the
     validation metrics of the selected epoch only, and no figure data. ``extra_hooks`` are added
     to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
     run without a record (e.g. a pruned tuning trial).
     """
     install_checkpoint_loader()
-    sink = sink or NullSink()
-    directory = Path(directory)
+    device = torch.device(get_device())
+    with run_threads(device):
+        return _run(spec, config, Path(directory), sink or NullSink(), device, evaluate_test,
+                    tuple(extra_hooks), reraise)
+
+
+def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
+         device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
+         reraise: tuple[type[BaseException], ...]) -> Record:
     work = directory / "work"
     work.mkdir(parents=True, exist_ok=True)
     key = directory.name
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
-    device = torch.device(get_device())
+    remove_stale_temps(directory)
+    recovery = recover_checkpoint(work)
 
     ds_cls = get_dataset(spec.dataset)
     tasks = ds_cls.build_tasks()
@@ -91,7 +113,12 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
         mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
         validation=split.summary(), started_at=started)
-    state_hook = RunStateHook(work / "bench_state.json", device)
+    state_hook = RunStateHook(work / "bench_state.json", device,
+                              diverge_above=float(config["train"].get("diverge_above",
+                                                                      DIVERGE_ABOVE)))
+    notes = recovery.notes + state_hook.notes
+    for note in notes:
+        sink.message(f"{spec.label()}: {note}")
     runner = None
     loaders = None
     try:
@@ -102,15 +129,22 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         optim_wrapper, schedulers = build_optimisation(method, config)
         primary = [metric_key(t.name, t.primary) for t in tasks]
         hooks = [state_hook, ProgressHook(sink, key, spec.label(), primary, state_hook),
-                 ConsistencyRampHook()]
+                 ConsistencyRampHook(), *extra_hooks]
         runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
-                               work, hooks + list(extra_hooks))
+                               work, hooks, recovery.checkpoint)
+        for note in notes:
+            runner.logger.warning(note)
         runner.train()
         _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
     except DivergedError as exc:
-        record.status = "diverged"
-        record.error = {"type": "DivergedError", "message": str(exc)}
+        bad = _bad_data(ds_cls, config)
+        if bad is not None:
+            record.error = {"type": type(bad).__name__, "message": str(bad),
+                            "diverged": str(exc)}
+        else:
+            record.status = "diverged"
+            record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
         record.error = {"type": type(exc).__name__, "message": str(exc)}
     except (KeyboardInterrupt, SystemExit, *reraise):
@@ -138,16 +172,35 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
                      "kind": state_hook.memory.kind}
     record.environment = environment(device)
     if record.status == "ok" and runner is not None:
-        torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
+        save_weights(runner.model, directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
         if evaluate_test:
             write_visuals(directory / VISUALS,
                           render_visuals(runner.model, loaders.test.dataset, tasks))
             record.artifacts["visuals"] = VISUALS
-        _drop_training_checkpoints(work)
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_record(directory, record)
+    if record.finished:  # nobody resumes a finished run: its checkpoints only take space
+        drop_training_checkpoints(work)
     return record
+
+
+def _bad_data(ds_cls: Any, config: dict[str, Any]) -> BenchError | None:
+    """After a divergence: the run's files read again, uncached; the error naming bad ones.
+
+    The data check before the run passed, so this only finds files changed since (or a cache
+    fooled by a file replaced with one of the same size and time stamp): NaN in the data must
+    never make a run ``diverged``, which counts as finished and would never be retried.
+    """
+    images = config["dataset"]["images"]
+    root = Path(config["execution"]["data_root"])
+    hw = tuple(config["dataset"]["fingerprint"]["stored_size"])
+    result = check_files(ds_cls, root, hw, {"train": images["train"], "val": images["test"]})
+    if not result.problems:
+        return None
+    return problems_error(ds_cls, root, result.problems,
+                          "the loss diverged on this data, so the run counts as failed, not "
+                          "diverged")
 
 
 def epoch_evaluation(config: dict[str, Any], loaders: Loaders, tasks: tuple, work: Path,
@@ -204,7 +257,8 @@ def mean_metrics(entries: Sequence[dict[str, float]]) -> dict[str, float]:
 
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,
                   train_loader: Any, optim_wrapper: Any, schedulers: Any, work: Path,
-                  hooks: list) -> Runner:
+                  hooks: list, resume_from: Path | None) -> Runner:
+    """The Runner of a run; it resumes from ``resume_from`` (a verified checkpoint) if given."""
     train = config["train"]
     ckpt_interval = int(train.get("checkpoint_interval", 1))
     runner = Runner(
@@ -219,17 +273,17 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
             "timer": {"type": "IterTimerHook"},
             "logger": {"type": "LoggerHook", "interval": 50},
             "param_scheduler": {"type": "ParamSchedulerHook"},
-            "checkpoint": {"type": "CheckpointHook", "interval": ckpt_interval,
-                           "by_epoch": True, "max_keep_ckpts": 1, "save_last": True},
+            "checkpoint": None,  # replaced by the kill-safe hook below
             "sampler_seed": {"type": "DistSamplerSeedHook"},
         },
-        custom_hooks=hooks,
+        custom_hooks=[*hooks, KillSafeCheckpointHook(ckpt_interval)],
         randomness={"seed": int(spec.seed)},
         # keep the process's multiprocessing start method (mmengine would force 'fork', with a
         # warning, in the grid's spawned workers)
         env_cfg={"mp_cfg": {"mp_start_method": multiprocessing.get_start_method(
             allow_none=True) or "fork"}, "dist_cfg": {"backend": "nccl"}},
-        resume=(work / "last_checkpoint").is_file(),
+        load_from=str(resume_from) if resume_from is not None else None,
+        resume=resume_from is not None,
         log_level="ERROR",
         default_scope="mmengine",
     )
@@ -241,10 +295,12 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
     return runner
 
 
-def _drop_training_checkpoints(work: Path) -> None:
+def drop_training_checkpoints(work: Path) -> None:
+    """Delete the training checkpoints of a finished run (pointer first, then the files)."""
+    (work / POINTER).unlink(missing_ok=True)
     for path in work.glob("*.pth"):
-        path.unlink()
-    (work / "last_checkpoint").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    remove_stale_temps(work)
 
 
 def _close_logger(runner: Runner | None) -> None:
