@@ -18,6 +18,7 @@ base one; ``bench run --profile FILE`` takes it, and tables name the rows it tun
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -39,6 +40,20 @@ STORAGE = "studies.db"
 HEARTBEAT_S = 15
 GRACE_S = 45
 
+
+
+def sampler_seed(seed: int, study: Any) -> int:
+    """The TPE sampler's seed: ``seed`` for a fresh study, so that one process is reproducible.
+
+    A resumed study, or one another process shares, must not replay the fresh study's sequence
+    of random start-up points (it would propose already finished configurations again), so its
+    sampler is seeded from the seed, the number of trials so far and the process id.
+    """
+    n = len(study.get_trials(deepcopy=False))
+    if n == 0:
+        return seed
+    digest = hashlib.sha256(f"{seed}:{n}:{os.getpid()}".encode()).hexdigest()
+    return int(digest[:8], 16)
 
 @dataclass(frozen=True)
 class TuneRequest:
@@ -193,6 +208,7 @@ class Tuner:
             study_name=r.study_name(method), storage=storage(r), direction="maximize",
             load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=r.seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1))
+        study.sampler = optuna.samplers.TPESampler(seed=sampler_seed(r.seed, study))
         done = (TrialState.COMPLETE, TrialState.PRUNED)
         remaining = r.trials - len(study.get_trials(deepcopy=False, states=done))
         if remaining > 0:

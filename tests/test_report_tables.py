@@ -101,6 +101,18 @@ def test_explicit_baseline_and_regime_selection(results, capsys):
     assert "Δm baseline: sl@onelabel (fixed regime" in text
 
 
+def test_without_stl_runs_delta_m_falls_back_to_full_label_sl(results, capsys):
+    for folder in (results / "runs" / DS / "full" / "stl",):
+        shutil.rmtree(folder)
+    frame, text = table_csv(results, capsys)
+    assert frame.loc[("onelabel", "xtc"), "Δm mean"] == pytest.approx(
+        expected_dm(("onelabel", "xtc"), base=("full", "sl")))
+    assert frame.loc[("full", "sl"), "Δm mean"] == pytest.approx(0.0, abs=1e-12)
+    assert "no runs of the default baseline stl: Δm is against sl@full instead" in text
+    # an explicit baseline never falls back
+    assert main(["table", "--dataset", DS, "--results", str(results), "--baseline", "stl"]) == 2
+
+
 def test_markdown_bold_best_underline_second_per_regime(results, capsys):
     assert main(["table", "--dataset", DS, "--results", str(results), "--format",
                  "markdown"]) == 0

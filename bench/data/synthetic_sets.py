@@ -70,7 +70,7 @@ class SyntheticNYUv2(SyntheticMixin, NYUv2):
     display = "synthetic NYUv2"
     profile_keys = ("nyuv2", "synthetic-nyuv2")
     synth_kind = "nyuv2"
-    synth_sizes = {"train": 240, "val": 80}
+    synth_sizes = {"train": 240, "val": 320}
     synth_size = (64, 96)
     native_size = (64, 96)
     default_seeds = (0,)
@@ -85,7 +85,7 @@ class SyntheticCityscapes(SyntheticMixin, Cityscapes):
     display = "synthetic Cityscapes"
     profile_keys = ("cityscapes", "synthetic-cityscapes")
     synth_kind = "cityscapes"
-    synth_sizes = {"train": 240, "val": 80}
+    synth_sizes = {"train": 240, "val": 320}
     synth_size = (64, 128)
     native_size = (64, 128)
     default_seeds = (0,)

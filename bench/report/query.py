@@ -13,6 +13,9 @@ from bench.errors import BenchError, unknown_name
 from bench.report.aggregate import Baseline, Summary, select_runs, summarise
 from bench.report.frame import RecordSet, load_records, runs_root
 
+#: Δm baseline when the default (STL) has no runs: SL trained with every label
+FALLBACK_BASELINE = Baseline("sl", "full")
+
 
 @dataclass
 class TableRequest:
@@ -132,6 +135,13 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     base_runs = runs[runs["method"] == baseline.method]
     if baseline.regime:
         base_runs = base_runs[base_runs["regime"] == baseline.regime]
+    if not request.baseline_explicit and base_runs.empty:
+        fallback = runs[(runs["method"] == FALLBACK_BASELINE.method)
+                        & (runs["regime"] == FALLBACK_BASELINE.regime)]
+        if not fallback.empty:
+            notes.append(f"no runs of the default baseline {baseline}: Δm is against "
+                         f"{FALLBACK_BASELINE} instead")
+            baseline, base_runs = FALLBACK_BASELINE, fallback
     if request.baseline_explicit and base_runs.empty:
         have = sorted({f"{r}" for r in runs[runs["method"] == baseline.method]["regime"]})
         raise BenchError(f"No finished runs of the baseline {baseline} in {where}.",
