@@ -56,6 +56,8 @@ class Task(ABC):
     primary: str = ""
     #: how a label is resampled when the image is zoomed (``nearest`` or ``bilinear``)
     crop_mode: str = "nearest"
+    #: factor of the task's loss in the supervised objective (a protocol's per-task loss weight)
+    loss_weight: float = 1.0
 
     # -- labels ---------------------------------------------------------------------------------
     @abstractmethod
@@ -92,6 +94,11 @@ class Task(ABC):
         """The label of the horizontally mirrored image."""
         return label.flip(-1)
 
+    def follow_rotation(self, label: torch.Tensor, angle: float) -> torch.Tensor:
+        """Label values after rotating the image content by ``angle`` radians (unchanged unless
+        overridden: the pixels move, the values do not; see :mod:`bench.data.affine`)."""
+        return label
+
     def resize(self, label: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """The label at another resolution (nearest neighbour)."""
         return resize_map(label, size, "nearest")
@@ -111,14 +118,16 @@ class Task(ABC):
         """Per-pixel loss ``[B, H, W]`` (value at missing pixels is irrelevant)."""
 
     def per_image_loss(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        """:math:`L^t` per image, ``[B]``: mean of :meth:`pixel_loss` over the valid pixels.
+        """:math:`L^t` per image, ``[B]``: :attr:`loss_weight` times the mean of
+        :meth:`pixel_loss` over the valid pixels.
 
         Images without a valid pixel get loss 0 (they carry no supervision for this task).
         """
         valid = self.valid_mask(label)
         loss = torch.where(valid, self.pixel_loss(pred, label), torch.zeros((), device=pred.device))
         count = valid.flatten(1).sum(1)
-        return loss.flatten(1).sum(1) / count.clamp_min(1)
+        mean = loss.flatten(1).sum(1) / count.clamp_min(1)
+        return mean if self.loss_weight == 1.0 else self.loss_weight * mean
 
     @abstractmethod
     def prediction_distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
