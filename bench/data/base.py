@@ -172,12 +172,13 @@ class DenseDataset(Dataset):
         self.two_views = two_views
         self.size = tuple(size) if size else None
         self.seed = seed
-        self.n = n if n is not None else len(
-            [f for f in os.listdir(self.root / split / "image") if _NPY.match(f)])
+        self.n = n if n is not None else self.split_size(self.root, split)
         if mask is not None and mask.shape != (self.n, len(self.tasks)):
             raise DatasetError(f"Label mask of shape {mask.shape} does not fit {self.n} images × "
                                f"{len(self.tasks)} tasks of '{self.name}' {split}.")
         self.mask = mask
+        #: augmentation of the supervised view (the protocol's), and the second view's scale-crop
+        self.augmenter = self.build_augmenter()
         self.cropper = RandomScaleCrop(self.scales, flip=self.flip)
         self._cache: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
 
@@ -189,10 +190,23 @@ class DenseDataset(Dataset):
         """Dataset meta information handed to mmengine's evaluator."""
         return {"name": self.name, "tasks": [t.name for t in self.tasks], "split": self.split}
 
-    def read(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Image ``[3,H,W]`` and labels of sample ``i`` as stored (resized to ``size``)."""
-        if i in self._cache:
-            return self._cache[i]
+    @classmethod
+    def split_size(cls, root: Path, split: str) -> int:
+        """Number of images of ``split`` under ``root`` (files ``image/{i}.npy``)."""
+        return len([f for f in os.listdir(Path(root) / split / "image") if _NPY.match(f)])
+
+    @classmethod
+    def image_ids(cls, root: Path, split: str) -> list[str] | None:
+        """Names of the images of ``split`` in index order, for split files that name images;
+        ``None`` where images are known by their index only (the ``.npy`` layouts)."""
+        return None
+
+    def build_augmenter(self) -> Any:
+        """The training augmentation of the protocol: random scale-crop (+ flip) by default."""
+        return RandomScaleCrop(self.scales, flip=self.flip)
+
+    def load(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image ``[3,H,W]`` in [0, 1] and decoded labels of sample ``i`` as stored on disk."""
         d = self.root / self.split
         image = torch.from_numpy(np.ascontiguousarray(
             _load(d / "image" / f"{i}.npy", self.root, type(self)).transpose(2, 0, 1))).float()
@@ -200,6 +214,13 @@ class DenseDataset(Dataset):
         for task in self.tasks:
             arr = _load(d / self.folders[task.name] / f"{i}.npy", self.root, type(self))
             labels[task.name] = task.decode(arr)
+        return image, labels
+
+    def read(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image ``[3,H,W]`` and labels of sample ``i`` as stored (resized to ``size``)."""
+        if i in self._cache:
+            return self._cache[i]
+        image, labels = self.load(i)
         if self.size:
             image, labels = resize_sample(image, labels, self.tasks, self.size)
         if self.cache_in_memory:
@@ -216,7 +237,7 @@ class DenseDataset(Dataset):
         sample: dict[str, Any] = {"index": index}
         rng = np.random.default_rng([self.seed, epoch, index, 0xA06])
         if self.augment:
-            image, labels = self.cropper(rng, image, labels, self.tasks)
+            image, labels = self.augmenter(rng, image, labels, self.tasks)
         keep = self.mask[index] if self.mask is not None else np.ones(len(self.tasks), bool)
         sample["image"] = image
         sample["labels"] = self._blank(labels, keep)

@@ -57,7 +57,10 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     ds_cls = get_dataset(spec.dataset)
     tasks = ds_cls.build_tasks()
     n_train = config["dataset"]["images"]["train"]
-    mask = parse_regime(config["regime"]).mask(n_train, [t.name for t in tasks], spec.seed)
+    mask = parse_regime(config["regime"]).mask(
+        n_train, [t.name for t in tasks], spec.seed,
+        ids=ds_cls.image_ids(Path(config["execution"]["data_root"]), "train"),
+        file_keys=getattr(ds_cls, "split_file_keys", None))
 
     record = Record(
         run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],
