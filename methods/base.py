@@ -20,7 +20,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
-from bench.nets import SegNet
+from bench.nets.arch import get_architecture
 from bench.tasks import Task
 from bench.weighting import build_weighting, loss_matrix
 
@@ -68,17 +68,22 @@ class PartialLabelMethod(BaseModel):
     needs_second_view: ClassVar[bool] = False
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0,
-                 weighting: str = "uniform") -> None:
+                 weighting: str = "uniform", arch: str | None = None,
+                 pretrained: str | None = None) -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
+        #: the backbone (``model.arch``): builds the network and the mappings that match it
+        self.architecture = get_architecture(arch)
+        self.pretrained = pretrained
         self.net = self.build_network(width)
         self.weighting_name = weighting
         self.weighting = build_weighting(weighting)
 
     def build_network(self, width: float) -> nn.Module:
-        """The network: ``forward(image) → (predictions per task, shared feature)``."""
-        return SegNet(self.tasks, width=width)
+        """The network: ``forward(image) → (predictions per task, shared feature)``, of the
+        method's architecture (SegNet unless ``arch`` names another, see :mod:`bench.nets.arch`)."""
+        return self.architecture.network(self.tasks, width, self.pretrained)
 
     # -- mmengine entry points ------------------------------------------------------------------
     def forward(self, image: torch.Tensor, labels: dict[str, torch.Tensor] | None = None,

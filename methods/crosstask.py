@@ -74,8 +74,8 @@ class CrossTaskMethod(PartialLabelMethod):
     needs_second_view = True
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting)
+                 con_weight: float = 2.0, **network: Any) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, **network)
         self.con_weight = float(con_weight)
 
 
@@ -92,10 +92,10 @@ class JointMappingMethod(CrossTaskMethod):
     }
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, cond: bool = True) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
-        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
-                                        cond=cond)
+                 con_weight: float = 2.0, cond: bool = True, **network: Any) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         **network)
+        self.mapping: CrossTaskMapping = self.architecture.joint_mapping(self.tasks, width, cond)
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -152,6 +152,7 @@ class PairwiseMappingMethod(CrossTaskMethod):
     """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight)
-        self.maps = PairwiseMaps(self.tasks, width)
+                 con_weight: float = 2.0, **network: Any) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
+                         **network)
+        self.maps = PairwiseMaps(self.tasks, width, self.architecture)

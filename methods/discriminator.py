@@ -12,7 +12,7 @@ from torch import nn
 from torch.func import functional_call
 
 from bench.metadata import MethodInfo
-from bench.nets.segnet import init_weights, segnet_filters
+from bench.nets.segnet import init_weights
 from bench.registry import register_method
 from bench.tasks import Task
 from methods.base import TrainingViews, joint_step
@@ -90,10 +90,10 @@ class DiscriminatorLoss(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, cond: bool = True) -> None:
+                 con_weight: float = 2.0, cond: bool = True, **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond)
-        self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
+                         cond=cond, **network)
+        self.discriminator = PairDiscriminator(self.mapping.out_channels)
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -75,7 +75,14 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], mask: 
 def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
     m = config["method"]
     return METHODS.build({"type": m["name"], "tasks": tasks,
-                          "width": config["model"]["width"], **m["options"]})
+                          "width": config["model"]["width"], **network_options(config["model"]),
+                          **m["options"]})
+
+
+def network_options(model: dict[str, Any]) -> dict[str, Any]:
+    """``arch`` and ``pretrained`` of the config's ``model`` section, where set (SegNet and no
+    pretrained weights otherwise, so configs without them build exactly as before)."""
+    return {k: model[k] for k in ("arch", "pretrained") if model.get(k) is not None}
 
 
 def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from bench.nets.norm import PerImageBatchNorm2d
-from bench.nets.segnet import SegNet
+from bench.nets.arch import Architecture, get_architecture
 from bench.tasks import Task
 
 
@@ -28,9 +27,10 @@ def pair_name(s: Task, t: Task) -> str:
 class PairwiseMaps(nn.ModuleDict):
     """``{"s_to_t": SegNet}`` for every ordered pair of distinct tasks."""
 
-    def __init__(self, tasks: Sequence[Task], width: float) -> None:
-        super().__init__({pair_name(s, t): SegNet([t], width=width, in_channels=s.channels,
-                                                  norm=PerImageBatchNorm2d)
+    def __init__(self, tasks: Sequence[Task], width: float,
+                 architecture: Architecture | None = None) -> None:
+        arch = architecture or get_architecture(None)
+        super().__init__({pair_name(s, t): arch.pair_network(s, t, width)
                           for s in tasks for t in tasks if s is not t})
         self.tasks = list(tasks)
 
