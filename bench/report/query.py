@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.errors import BenchError, unknown_name
 from bench.report.aggregate import Baseline, Summary, select_runs, summarise
 from bench.report.frame import RecordSet, load_records, runs_root
+from bench.report.protocol import encoder_statements
 
 
 @dataclass
@@ -142,4 +143,5 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     summary = summarise(runs, records.metrics, baseline=baseline, names=records.names,
                         interval=request.interval, notes=notes, show_methods=request.methods,
                         show_regimes=regimes)
+    summary.protocol = encoder_statements(records.records, set(shown["run_id"]))
     return summary, records

@@ -78,6 +78,7 @@ class TableView:
     delta_metrics: list[Column] = field(default_factory=list)  # primary metric of each task
     baseline: str = ""  # "stl" or "stl@full"
     baseline_fixed: bool = False  # True: one regime for all rows; False: same regime, else full
+    protocol: list[str] = field(default_factory=list)  # setup statements for the caption
 
     @property
     def dataset(self) -> str:
@@ -166,6 +167,7 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
                          f"{', '.join(str(t) for t in tables)}); — where it reports none.")
         else:
             lines.append(f"paper: the paper ({CITATION}) reports no number for these rows.")
+    lines += summary.protocol
     lines += [f"Note: {n}" for n in summary.notes]
     return lines
 
@@ -207,4 +209,5 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
     footer = footer_lines(summary, paper=paper, tables=sorted(tables))
     delta_metrics = [metric_column(m) for m in summary.metrics if m.primary]
     return TableView(summary.names, rows, columns, cells, summary.interval, footer, metric_cols,
-                     delta_metrics, str(summary.baseline), bool(summary.baseline.regime))
+                     delta_metrics, str(summary.baseline), bool(summary.baseline.regime),
+                     list(summary.protocol))
