@@ -120,7 +120,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.action == "synth":
         if not hasattr(ds, "prepare") or not hasattr(ds, "is_current"):
             raise BenchError(f"'{ds.name}' is not a synthetic dataset; nothing to generate.",
-                             "Synthetic sets: synthetic-nyuv2, synthetic-cityscapes.")
+                             "Synthetic sets: synthetic-nyuv2, synthetic-cityscapes, synthetic-pascal.")
         import time
 
         t0 = time.perf_counter()

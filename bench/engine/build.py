@@ -96,9 +96,11 @@ def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.o
 
 
 def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The param-scheduler config; keys a profile sets to null are left out, so a dataset
+    section can switch the scheduler type (PASCAL-Context: PolyLR instead of StepLR)."""
     if not cfg:
         return []
-    return [{"by_epoch": True, **cfg}]
+    return [{"by_epoch": True, **{k: v for k, v in cfg.items() if v is not None}}]
 
 
 def build_optimisation(method: torch.nn.Module, config: dict[str, Any]

@@ -1,12 +1,13 @@
 """One mapping network per ordered task pair (Direct-Map, Perceptual-Map; Zamir et al. 2020).
 
-:class:`PairwiseMaps` holds K(K−1) whole SegNets :math:`m^{s\\to t}` (encoder-decoder, as the paper
-says for these two baselines), each taking task ``s``'s encoded prediction
-(:meth:`~bench.tasks.Task.encode_prediction`, as for the joint mapping) and predicting in task
-``t``'s label space with ``t``'s head and activation. They have the width of the main network
-(so at CPU profiles they are as small as it is) and per-image normalisation
-(:class:`~bench.nets.norm.PerImageBatchNorm2d`), so mapping a batch of rows equals mapping them one
-at a time. Each network runs once per step over all rows of its pair.
+:class:`PairwiseMaps` holds K(K−1) whole networks :math:`m^{s\\to t}` of the method's backbone
+(:meth:`~bench.nets.arch.Architecture.pair_network`: SegNets, or ResNet-ASPPs on PASCAL-Context;
+encoder-decoders, as the paper says for these two baselines), each taking task ``s``'s encoded
+prediction (:meth:`~bench.tasks.Task.encode_prediction`, as for the joint mapping) and
+predicting in task ``t``'s label space with ``t``'s head and activation. They have the width of
+the main network (so at CPU profiles they are as small as it is). The SegNet ones normalise per
+image (:class:`~bench.nets.norm.PerImageBatchNorm2d`), so mapping a batch of rows equals mapping
+them one at a time. Each network runs once per step over all rows of its pair.
 """
 
 from __future__ import annotations

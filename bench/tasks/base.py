@@ -5,10 +5,12 @@ A task owns, in one class:
 * its head: output channels and how raw outputs become predictions (:meth:`Task.activate`);
 * its labels: which pixels are missing (:meth:`Task.valid_mask`), what a dropped label becomes
   (:meth:`Task.blank_label`), how a stored array is checked and decoded
-  (:meth:`Task.check_array`, :meth:`Task.decode`), how a label follows a crop, zoom, flip or
-  resize (:meth:`Task.follow_crop`, :meth:`Task.follow_flip`, :meth:`Task.resize`);
-* its supervised loss :math:`L^t` of Eq. 1 (:meth:`Task.per_image_loss`) and a distance between
-  two predictions (:meth:`Task.prediction_distance`);
+  (:meth:`Task.check_array`, :meth:`Task.decode`), how a label follows a crop, zoom, flip,
+  rotation or resize (:meth:`Task.follow_crop`, :meth:`Task.follow_flip`,
+  :meth:`Task.follow_rotation`, :meth:`Task.resize`);
+* its supervised loss :math:`L^t` of Eq. 1 (:meth:`Task.per_image_loss`, with the protocol's
+  :attr:`Task.loss_weight`) and a distance between two predictions
+  (:meth:`Task.prediction_distance`);
 * its metrics: the reported numbers with their directions (:attr:`Task.metrics`), the metric
   object that accumulates them over a split (:meth:`Task.build_metric`) and a per-image score;
 * its encoding as input of a cross-task mapping network (:meth:`Task.encode_prediction`,
