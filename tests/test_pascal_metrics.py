@@ -25,24 +25,24 @@ def test_ods_f_of_a_hand_made_edge_map():
     # half of the edge found exactly, plus a 32-pixel false edge far from any true edge
     pred = line_map(slice(0, 64))
     pred[0, :32, 10] = 1.0
-    counts = edge_counts(pred, gt, 0.0075, 99)
+    counts = edge_counts(pred, gt, 0.0075, 9)
     # every threshold sees the same binary map: recall 64/128, precision 64/96
     assert counts[:, 0].tolist() == [64, 128, 64, 96]
-    assert ods_f(counts, 99) == pytest.approx(100 * 2 * (64 / 96) * 0.5 / (64 / 96 + 0.5))
-    assert ods_f(counts, 99) == pytest.approx(400 / 7)
+    assert ods_f(counts, 9) == pytest.approx(100 * 2 * (64 / 96) * 0.5 / (64 / 96 + 0.5))
+    assert ods_f(counts, 9) == pytest.approx(400 / 7)
 
 
 def test_ods_f_picks_the_best_threshold_and_ignores_missing_pixels():
     gt = line_map()
     pred = line_map(value=0.8)
     pred[0, :, 10] = 0.3  # weak false edge: gone above threshold 0.3
-    assert ods_f(edge_counts(pred, gt, 0.0075, 99), 99) == pytest.approx(100.0)
+    assert ods_f(edge_counts(pred, gt, 0.0075, 19), 19) == pytest.approx(100.0)
     # a false edge where the label is missing (−1) does not count
     gt2 = gt.clone()
     gt2[0, :, :20] = -1
     pred2 = line_map()
     pred2[0, :, 10] = 1.0
-    assert ods_f(edge_counts(pred2, gt2, 0.0075, 99), 99) == pytest.approx(100.0)
+    assert ods_f(edge_counts(pred2, gt2, 0.0075, 9), 9) == pytest.approx(100.0)
 
 
 def test_ods_f_is_computed_over_the_dataset_not_averaged_per_image():
