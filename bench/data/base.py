@@ -8,7 +8,11 @@ Layout (the preprocessed MTAN layout used by the official MTPSL code)::
 A subclass states its tasks, the folder of each task, the official split sizes, its native
 resolution, its augmentation and where the data comes from. :meth:`DenseDataset.check_layout`
 validates a root before any training starts and raises :class:`DatasetError` naming the path,
-what was expected and how to get the data.
+what was expected and how to get the data. An adapter of another on-disk layout (PASCAL-Context:
+JPEG / PNG / ``.mat`` files named by image id) overrides the hooks :meth:`~DenseDataset.check_layout`,
+:meth:`~DenseDataset.expected_layout`, :meth:`~DenseDataset.split_size`,
+:meth:`~DenseDataset.image_ids`, :meth:`~DenseDataset.load` and, for another augmentation,
+:meth:`~DenseDataset.build_augmenter`; the sample pipeline stays the same.
 
 A sample is ``{'image': [3,H,W], 'labels': {task: label}, 'label_mask': bool[K], 'index': i}``,
 plus ``'view2'`` (a second random scale-crop of the augmented image, with its labels) for methods
