@@ -8,9 +8,10 @@ only then divides, so the result does not depend on batch size or image order:
   :math:`\\mathrm{IoU}_c = C_{cc} / (\\sum_j C_{cj} + \\sum_i C_{ic} - C_{cc})`, mIoU is the mean over
   the classes present in the ground truth or the predictions (absent classes are undefined, not
   0), pixel accuracy :math:`\\sum_c C_{cc} / \\sum C`; both in percent.
-* depth: :math:`\\mathrm{aErr} = \\sum |\\hat d - d| / n`,
-  :math:`\\mathrm{rErr} = \\sum |\\hat d - d| / d / n` over the :math:`n` valid pixels
-  (label ``!= 0``) of the split.
+* depth: :math:`\\mathrm{aErr} = \\sum |\\max(\\hat d, 10^{-9}) - d| / n`,
+  :math:`\\mathrm{rErr} = \\sum |\\max(\\hat d, 10^{-9}) - d| / d / n` over the :math:`n` valid
+  pixels (label ``!= 0``) of the split: predictions are clamped at 1e-9 first, as the official
+  MTPSL ``DepthMeter`` does (only positive depths are possible).
 * normals: angle :math:`\\theta = \\arccos(\\mathrm{clip}(\\hat n \\cdot n, -1, 1))` in degrees over the
   valid pixels (label not all-zero); mean, median and the percentage of pixels with
   :math:`\\theta` below 11.25°, 22.5° and 30°. The median comes from a histogram with 0.01° bins
@@ -95,8 +96,16 @@ class DepthMetric(BaseMetric):
         return {"absErr": abs_sum / count, "relErr": rel_sum / count}
 
 
+#: predictions are clamped to at least this before the depth error (official ``DepthMeter``)
+DEPTH_MIN = 1e-9
+
+
 def depth_stats_per_image(pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """``[B, 3]``: sum of absolute errors, sum of relative errors, number of valid pixels."""
+    """``[B, 3]``: sum of absolute errors, sum of relative errors, number of valid pixels.
+
+    Predictions are clamped to at least :data:`DEPTH_MIN` first, as the official meter does.
+    """
+    pred = pred.clamp_min(DEPTH_MIN)
     valid = label != 0
     err = (pred - label).abs() * valid
     rel = err / torch.where(valid, label.abs(), torch.ones_like(label))

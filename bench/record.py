@@ -9,8 +9,10 @@ versions in :data:`READABLE` (upgrading older ones) and refuses anything else wi
 Versions:
 
 1. the first harness records;
-2. adds ``method_info`` / ``dataset_info`` (names, colours, set membership), task titles and
-   ``artifacts`` (files beside the record, e.g. the figure data ``visuals.npz``).
+2. adds ``method_info`` / ``dataset_info`` (names, colours, set membership), task titles,
+   ``artifacts`` (files beside the record, e.g. the figure data ``visuals.npz``), the validation
+   subset (``validation``), the selected epoch (``selection``) and its validation metrics
+   (``val_metrics``); ``metrics`` are the test metrics of the selected epoch.
 """
 
 from __future__ import annotations
@@ -84,7 +86,10 @@ class Record:
     method_info: MethodInfo
     dataset_info: DatasetInfo
     mask: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    val_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     epochs_completed: int = 0
     timing: dict[str, Any] = field(default_factory=dict)
@@ -176,7 +181,9 @@ class Record:
             config_hash=str(data["config_hash"]), spec=spec, config=dict(data.get("config") or {}),
             tasks=[TaskEntry.from_dict(t) for t in data.get("tasks") or []], status=status,
             method_info=method_info, dataset_info=dataset_info,
-            mask=dict(data.get("mask") or {}), metrics=dict(data.get("metrics") or {}),
+            mask=dict(data.get("mask") or {}), validation=dict(data.get("validation") or {}),
+            selection=dict(data.get("selection") or {}), metrics=dict(data.get("metrics") or {}),
+            val_metrics=dict(data.get("val_metrics") or {}),
             history=list(data.get("history") or []),
             epochs_completed=int(data.get("epochs_completed") or 0),
             timing=dict(data.get("timing") or {}), memory=dict(data.get("memory") or {}),

@@ -25,6 +25,7 @@ A regime turns ``(number of images N, task names, seed)`` into a boolean mask ``
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ import numpy as np
 from bench.errors import BenchError, unknown_name
 
 SPLITS_DIR = Path(__file__).parent / "data" / "splits"
+#: the largest share a ``ratio:`` regime may give one task (shares are relative: ratio:1:9)
+MAX_RATIO = 1e6
 REGIME_KINDS = {
     "full": "every image keeps every task label (fully supervised)",
     "onelabel": "each image keeps exactly one task label, tasks balanced",
@@ -112,11 +115,13 @@ def parse_regime(text: str) -> Regime:
             ratios = tuple(float(p) for p in parts)
         except ValueError:
             ratios = ()
-        if len(ratios) < 2 or any(r < 0 for r in ratios) or not any(r > 0 for r in ratios):
+        if (len(ratios) < 2 or not all(math.isfinite(r) and 0 <= r <= MAX_RATIO for r in ratios)
+                or not any(r > 0 for r in ratios)):
             raise BenchError(
                 f"Bad ratio regime '{text}'.",
-                "Write one non-negative number per task, e.g. ratio:1:9 (10 % of the images "
-                "labelled for the first task, 90 % for the second).")
+                f"Write one finite number between 0 and {MAX_RATIO:g} per task, not all 0, e.g. "
+                "ratio:1:9 (10 % of the images labelled for the first task, 90 % for the "
+                "second).")
         return Regime("ratio", ratios=ratios)
     if text.startswith("file:"):
         raw = text[len("file:"):]
@@ -206,6 +211,27 @@ def _check_every_image_labelled(path: Path, mask: np.ndarray) -> np.ndarray:
         raise BenchError(f"Split file {path}: {bad} images keep no label at all.",
                          "Every training image must keep at least one task label.")
     return mask
+
+
+def training_mask(regime: Regime, train_indices: np.ndarray, n_files: int,
+                  tasks: list[str] | tuple[str, ...], seed: int,
+                  ids: list[str] | None = None, file_keys: dict[str, str] | None = None
+                  ) -> np.ndarray:
+    """The label mask ``[len(train_indices), K]`` of the images a run trains on.
+
+    A generated regime draws its mask for those images. An official split file indexes every
+    image of the training folder (``n_files`` rows; a ``.npy`` split names them by id, ``ids``
+    being the folder's training ids in index order and ``file_keys`` the file's task keys): its
+    rows of the trained images are kept, so the images carved out for validation take their
+    labels out of training entirely (the record's ``mask.per_task`` gives the label counts that
+    remain).
+    """
+    if regime.kind == "file":
+        if regime.path is None:
+            raise BenchError(f"Regime '{regime.name}' has no split file.")
+        return load_split_file(regime.path, n_files, tasks, ids,
+                               file_keys)[np.asarray(train_indices)]
+    return regime.mask(len(train_indices), tasks, seed)
 
 
 def mask_summary(mask: np.ndarray, tasks: list[str] | tuple[str, ...]) -> dict:

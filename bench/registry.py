@@ -17,6 +17,7 @@ under their own name with their own metadata.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -108,6 +109,26 @@ def method_options(name: str) -> dict[str, Any]:
     """Constructor options that variant ``name`` fixes (empty for a plain method)."""
     _known(name)
     return dict(_OPTIONS[name])
+
+
+def method_defaults(name: str) -> dict[str, Any]:
+    """Every constructor option of method ``name`` with its default (its run identity).
+
+    Arguments the engine fills from other config sections (``ENGINE_ARGS``: the tasks, the
+    width…) are left out; so are the variant's fixed options' values (see
+    :func:`method_options`).
+    """
+    cls = method_class(name)
+    engine = set(getattr(cls, "ENGINE_ARGS", ("tasks",)))
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name: p.default for p in inspect.signature(cls).parameters.values()
+            if p.kind in kinds and p.name not in engine}
+
+
+def optim_group_names(name: str) -> set[str]:
+    """The optimiser groups method ``name`` can have (``net`` and its own)."""
+    options = {**method_defaults(name), **method_options(name)}
+    return {"net", *method_class(name).optim_group_defaults(options)}
 
 
 def method_sets() -> dict[str, list[str]]:

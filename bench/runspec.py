@@ -19,9 +19,9 @@ from typing import Any
 from bench import __version__
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
-from bench.profiles import apply_overrides, deep_merge, resolve_profile
+from bench.profiles import check_optim_groups, deep_merge, find_profile, resolve_profile
 from bench.regimes import parse_regime
-from bench.registry import get_dataset, method_class, method_info, method_options
+from bench.registry import get_dataset, method_class, method_defaults, method_info, method_options
 from bench.store import record_dir
 
 #: version of the resolved config's layout (hashed with it; bump when the layout changes)
@@ -36,8 +36,9 @@ class RunSpec:
     dataset: str
     regime: str
     seed: int
-    profile: str
+    profile: str  # the profile's id (a shipped name, or "<file stem>-<content hash>")
     overrides: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    profile_source: str = ""  # where it is read from (shipped name or file path); not hashed
 
     def label(self) -> str:
         return f"{self.method} · {self.regime} · seed {self.seed}"
@@ -64,23 +65,49 @@ def group_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(hashed).encode()).hexdigest()
 
 
+def profile_of(spec: RunSpec, ds: type[DenseDataset]) -> dict[str, Any]:
+    """The profile of ``spec`` for its dataset, overrides applied and validated."""
+    return resolve_profile(find_profile(spec.profile_source or spec.profile),
+                           list(getattr(ds, "profile_keys", (ds.name,))), spec.overrides)
+
+
+def tuning_of(spec: RunSpec) -> dict[str, Any] | None:
+    """The tuning budget behind ``spec``'s method when its profile was written by ``bench tune``
+    and tuned that method (``None`` otherwise)."""
+    tuning = find_profile(spec.profile_source or spec.profile).data.get("tuning")
+    if not tuning or spec.method not in (tuning.get("methods") or {}):
+        return None
+    keys = ("dataset", "regime", "seed", "trials", "epochs", "objective", "sampler", "pruner")
+    return {k: tuning.get(k) for k in keys}
+
+
+def _plain(value: Any) -> Any:
+    """JSON's view of a value (tuples as lists), so the config equals its stored form."""
+    return json.loads(json.dumps(value))
+
+
 def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
-    """The full configuration of ``spec`` on a dataset whose layout was checked as ``layout``."""
+    """The full configuration of ``spec`` on a dataset whose layout was checked as ``layout``.
+
+    Every constructor option of the method is resolved, with its default where the profile
+    sets none, so a changed default gives a new hash.
+    """
     cls = method_class(spec.method)
     family = method_info(spec.method).family
     ds: type[DenseDataset] = get_dataset(spec.dataset)
     regime = parse_regime(spec.regime)
-    profile = resolve_profile(spec.profile, list(getattr(ds, "profile_keys", (ds.name,))))
-    profile = apply_overrides(profile, list(spec.overrides))
+    profile = profile_of(spec, ds)
 
     methods_cfg = profile.get("methods", {})
     options = deep_merge(methods_cfg.get(family, {}), methods_cfg.get(spec.method, {}))
     optim_over = options.pop("optim", {})
-    options = {**options, **method_options(spec.method)}
+    options = _plain({**method_defaults(spec.method), **options, **method_options(spec.method)})
     train = profile["train"]
-    optim = {"net": {"optimizer": train["optimizer"], "scheduler": train["scheduler"]}}
+    optim = {"net": deep_merge({"optimizer": train["optimizer"], "scheduler": train["scheduler"]},
+                               optim_over.get("net", {}))}
     for group, defaults in cls.optim_group_defaults(options).items():
         optim[group] = deep_merge(defaults, optim_over.get(group, {}))
+    check_optim_groups(optim, spec.method)
 
     size = tuple(profile.get("data", {}).get("size") or (layout.height, layout.width))
     if size[0] % 32 or size[1] % 32:
@@ -89,17 +116,20 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
                          "Set data.size in the profile (e.g. --set data.size=[64,96]).")
     fingerprint: dict[str, Any] = {"sizes": layout.sizes, "stored_size": [layout.height,
                                                                            layout.width]}
-    limits = profile.get("data", {}).get("limit") or {}
+    data = profile["data"]
+    limits = data.get("limit") or {}
     used = {split: min(n, int(limits[split])) if limits.get(split) else n
             for split, n in layout.sizes.items()}
     if hasattr(ds, "manifest_expected"):
         fingerprint["synthetic"] = ds.manifest_expected()
-    return {
+    config = {
         "schema": CONFIG_SCHEMA,
         "harness_version": __version__,
         "method": {"name": spec.method, "family": family, "options": options},
         "dataset": {"name": ds.name, "tasks": list(ds.task_names()), "size": list(size),
-                    "images": used, "fingerprint": fingerprint},
+                    "images": {"train": used["train"], "test": used["val"]},
+                    "fingerprint": fingerprint},
+        "validation": {"fraction": float(data["val_fraction"]), "seed": int(data["val_seed"])},
         "regime": regime.name,
         "seed": int(spec.seed),
         "profile": spec.profile,
@@ -112,6 +142,10 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         # how and where it runs, not what it computes: excluded from the hashes
         "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0)},
     }
+    tuning = tuning_of(spec)
+    if tuning is not None:
+        config["tuning"] = tuning
+    return config
 
 
 def run_dir(results_root: Path, spec: RunSpec, chash: str) -> Path:

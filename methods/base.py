@@ -24,6 +24,11 @@ from bench.nets.arch import get_architecture
 from bench.tasks import Task
 from bench.weighting import build_weighting, loss_matrix
 
+#: the learning rate every method's tuning searches (log-uniform), relative to its profile
+#: section ``methods.<name>``; each method adds its own options (see ``MethodInfo.search_space``)
+LR_SPACE: dict[str, dict[str, Any]] = {
+    "optim.net.optimizer.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True}}
+
 
 @dataclass
 class View:
@@ -66,19 +71,30 @@ class PartialLabelMethod(BaseModel):
 
     #: the data loader adds a second random scale-crop view (``batch['view2']``)
     needs_second_view: ClassVar[bool] = False
+    #: constructor arguments the engine fills from the config's other sections (tasks from the
+    #: dataset, width, arch and pretrained from ``model``, reduction from
+    #: ``train.loss_reduction``); every other argument is a method option, resolved with its
+    #: default into the run's identity
+    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction", "arch",
+                                              "pretrained")
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0,
-                 weighting: str = "uniform", arch: str | None = None,
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 reduction: str = "official", arch: str | None = None,
                  pretrained: str | None = None) -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
+        self.reduction = reduction
         #: the backbone (``model.arch``): builds the network and the mappings that match it
         self.architecture = get_architecture(arch)
         self.pretrained = pretrained
         self.net = self.build_network(width)
         self.weighting_name = weighting
-        self.weighting = build_weighting(weighting)
+        self.weighting = build_weighting(weighting, reduction)
+        #: factor on the method's consistency terms, set before every step by the engine's
+        #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
+        self.consistency_scale = 1.0
+        self.rampup_epochs = 0.0
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``, of the

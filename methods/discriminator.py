@@ -13,11 +13,11 @@ from torch.func import functional_call
 
 from bench.metadata import MethodInfo
 from bench.nets.segnet import init_weights
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from methods.base import TrainingViews, joint_step
 from methods.contrastive import map_with_negatives
-from methods.crosstask import JointMappingMethod, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod, pair_rows
 
 
 class PairDiscriminator(nn.Module):
@@ -63,9 +63,14 @@ def pair_bce(logits: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return pos + neg
 
 
+SEARCH_SPACE = {**FILM_SPACE, "optim.discriminator.optimizer.lr": {
+    "type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
+
+
 @register_method("discriminator", MethodInfo(
     summary="", display="Discriminator-Loss", short="Discrim.", paper_name="Discriminator-Loss",
-    family="discriminator", colour="#8c564b", order=60))
+    family="discriminator", colour="#8c564b", order=60, sets=("power",),
+    search_space=SEARCH_SPACE))
 class DiscriminatorLoss(JointMappingMethod):
     """Discriminator-Loss: a same-image pair discriminator and the network updated alternately.
 
@@ -90,9 +95,12 @@ class DiscriminatorLoss(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 con_weight: float = 2.0, cond: bool = True, **network: Any) -> None:
+                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0,
+                 **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, **network)
+                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs, **network)
         self.discriminator = PairDiscriminator(self.mapping.out_channels)
 
     @classmethod
@@ -112,17 +120,19 @@ class DiscriminatorLoss(JointMappingMethod):
     # the generator loss of step 2 (also what ``loss`` returns, e.g. for evaluation of the loss)
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t = pair_rows(views.mask)
+        keep, m = self.target_images(n, t, views.mask)
+        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
         if n.numel() == 0:
             self._pairs = None
             return {}
         b = views.batch_size
         v = views.second
         target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
-                                             n, s, t, b)
-        self._pairs = (target, sources, n)  # kept for the discriminator step of this iteration
+                                             n, s, t, b, m)
+        self._pairs = (target, sources, n, s)  # kept for the discriminator step of this iteration
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
-        return {"loss_disc_gen": self.con_weight * rows.sum() / b}
+        return {"loss_disc_gen": self.con_weight * self.reduce_rows(rows, n, s, b)}
 
     def discriminator_loss(self, target: torch.Tensor, sources: torch.Tensor,
                            n: torch.Tensor) -> torch.Tensor:
@@ -141,16 +151,24 @@ class DiscriminatorLoss(JointMappingMethod):
         log: dict[str, torch.Tensor] = {}
         if self._pairs is not None:
             # step 1: D, on detached pairs (D's gradients come from this loss alone)
-            d_loss = self.discriminator_loss(*self._pairs)
+            d_loss = self.discriminator_loss(*self._pairs[:3])
             optim_wrapper["discriminator"].update_params(d_loss)
             log["disc_loss"] = d_loss.detach()
             # step 2 is taken against the updated D, whose parameters enter as constants
-            target, sources, n = self._pairs
+            target, sources, n, s = self._pairs
             frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
             rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
-            losses["loss_disc_gen"] = self.con_weight * rows.sum() / data["label_mask"].shape[0]
+            losses["loss_disc_gen"] = self.con_weight * self.reduce_rows(
+                rows, n, s, data["label_mask"].shape[0])
         # step 2: network + mappings (+ FiLM); D received no gradient from this loss
         total, log_vars = self.parse_losses(losses)
         joint_step([w for name, w in optim_wrapper.items() if name != "discriminator"], total)
         self._pairs = None
         return {**log_vars, **log}
+
+
+register_variant("discriminator-shuffled", DiscriminatorLoss, MethodInfo(
+    summary="Negative control of Discriminator-Loss: each anchor label comes from another image",
+    display="Discriminator-Loss (shuffled pairs)", short="Discrim. shuffled",
+    family="discriminator", colour="#C4A49C", order=61, in_all=False, sets=("controls",),
+    control_of="discriminator", search_space=SEARCH_SPACE), shuffle_targets=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 
 from bench.metadata import MethodInfo
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from methods.base import TrainingViews
-from methods.crosstask import PairwiseMappingMethod
+from methods.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+
+SEARCH_SPACE = CONSISTENCY_SPACE
 
 
 @register_method("perceptual_map", MethodInfo(
     summary="", display="Perceptual-Map", short="Perceptual-Map", paper_name="Perceptual-Map",
-    family="perceptual_map", colour="#E69F00", order=30))
+    family="perceptual_map", colour="#E69F00", order=30, sets=("power",),
+    search_space=SEARCH_SPACE))
 class PerceptualMap(PairwiseMappingMethod):
     """Perceptual-Map: perceptual loss through per-pair mappings trained on the available labels.
 
@@ -40,20 +43,47 @@ class PerceptualMap(PairwiseMappingMethod):
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, b = views.mask, views.batch_size
         preds2, labels2 = views.second.preds, views.second.labels
-        fit = preds2[self.tasks[0].name].new_zeros(())
-        perceptual = fit.clone()
+        fit: tuple[list[torch.Tensor], ...] = ([], [], [])  # values, images, sources
+        perceptual: tuple[list[torch.Tensor], ...] = ([], [], [])
         for i, j, s, t in self.maps.pairs():
             rows = mask[:, j].nonzero().squeeze(1)
+            keep, target = self.target_images(rows, j, mask)
+            rows, target = rows[keep], target[keep]
             if rows.numel():
-                mapped = self.maps.forward_pair(s, t, s.encode_prediction(preds2[s.name][rows].detach()))
-                fit = fit + t.per_image_loss(mapped, labels2[t.name][rows]).sum()
+                x = s.encode_prediction(preds2[s.name][rows].detach())
+                _add(fit, t.per_image_loss(self.maps.forward_pair(s, t, x),
+                                           labels2[t.name][target]), rows, i)
             rows = mask[:, i].nonzero().squeeze(1)
+            keep, target = self.target_images(rows, i, mask)
+            rows, target = rows[keep], target[keep]
             if rows.numel():
                 # prediction and label of s through the frozen mapping, in one call
                 r = rows.numel()
                 both = torch.cat([s.encode_prediction(preds2[s.name][rows]),
-                                  s.encode_label(labels2[s.name][rows])])
+                                  s.encode_label(labels2[s.name][target])])
                 out = self.maps.forward_pair(s, t, both, self.maps.frozen(s, t))
                 mapped, target = out[:r], out[r:].detach()
-                perceptual = perceptual + t.prediction_distance(mapped, target).flatten(1).mean(1).sum()
-        return {"loss_map_fit": fit / b, "loss_perceptual": self.con_weight * perceptual / b}
+                _add(perceptual, t.prediction_distance(mapped, target).flatten(1).mean(1), rows, i)
+        zero = preds2[self.tasks[0].name].new_zeros(())
+        return {"loss_map_fit": self._reduce(fit, b, zero),
+                "loss_perceptual": self.con_weight * self._reduce(perceptual, b, zero)}
+
+    def _reduce(self, rows: tuple[list[torch.Tensor], ...], b: int,
+                zero: torch.Tensor) -> torch.Tensor:
+        if not rows[0]:
+            return zero
+        return self.reduce_rows(*(torch.cat(x) for x in rows), b)
+
+
+def _add(rows: tuple[list[torch.Tensor], ...], values: torch.Tensor, images: torch.Tensor,
+         source: int) -> None:
+    rows[0].append(values)
+    rows[1].append(images)
+    rows[2].append(torch.full_like(images, source))
+
+
+register_variant("perceptual_map-shuffled", PerceptualMap, MethodInfo(
+    summary="Negative control of Perceptual-Map: labels paired with another image's prediction",
+    display="Perceptual-Map (shuffled pairs)", short="Perceptual-Map shuffled",
+    family="perceptual_map", colour="#F5D28E", order=31, in_all=False, sets=("controls",),
+    control_of="perceptual_map", search_space=SEARCH_SPACE), shuffle_targets=True)

@@ -41,15 +41,16 @@ class SingleTaskLearning(PartialLabelMethod):
     (its batch-norm statistics too). The networks share nothing, so one optimiser over all of
     them equals separate training (Adam is per-parameter, and a network without labelled images in
     a batch gets no gradient and no update). Baseline of Δm. Tasks are not weighted against each
-    other (they share no parameter), so the only weighting is ``uniform``.
+    other (they share no parameter), so the only weighting is ``uniform``, and the loss
+    reduction has no effect (each network averages over its own labelled images).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0,
-                 weighting: str = "uniform", **network: Any) -> None:
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+                 reduction: str = "official", **network: Any) -> None:
         if weighting != "uniform":
             raise ValueError(f"STL trains independent networks: weighting {weighting!r} has "
                              "no meaning for it")
-        super().__init__(tasks, width=width, weighting=weighting, **network)
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction, **network)
 
     def build_network(self, width: float) -> nn.Module:
         return SingleTaskNets(self.tasks, width, self.architecture, self.pretrained)

@@ -44,14 +44,16 @@ DATASETS = {"nyuv2": "NYUv2", "cityscapes": "Cityscapes", "synthetic-nyuv2": "sy
 
 def method_info(method: str) -> MethodInfo:
     display, short, paper, order = INFO.get(method, (method, method, None, 100))
+    control = method.removesuffix("-shuffled") if method.endswith("-shuffled") else None
     return MethodInfo(summary="", display=display, short=short, family=method, colour="",
-                      order=order, paper_name=paper, mapped_figure=method == "xtc", name=method)
+                      order=order, paper_name=paper, mapped_figure=method == "xtc", name=method,
+                      control_of=control)
 
 
 def write_record(results: Path, dataset: str, method: str, regime: str, seed: int,
                  metrics: dict[str, float], *, profile: str = "quick", config_tag: str = "",
                  history: list[dict[str, float]] | None = None, status: str = "ok",
-                 finished_at: str = "2026-11-25T00:00:00") -> Path:
+                 finished_at: str = "2026-11-25T00:00:00", config: dict | None = None) -> Path:
     """Write a record where the store puts the one of that run; return its folder.
 
     ``group_id`` is a function of (dataset, method, regime, profile, config_tag) and not of the
@@ -67,7 +69,8 @@ def write_record(results: Path, dataset: str, method: str, regime: str, seed: in
         run_id=run[:12], group_id=group[:12], config_hash=run,
         spec={"method": method, "dataset": dataset, "regime": regime, "seed": seed,
               "profile": profile, "overrides": []},
-        config={"regime": regime}, tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
+        config={"regime": regime, **(config or {})},
+        tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
         method_info=method_info(method),
         dataset_info=DatasetInfo(dataset, DATASETS.get(dataset, dataset), "quick"),
         history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at)

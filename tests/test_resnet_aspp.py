@@ -19,7 +19,8 @@ TASKS = PascalContext.build_tasks()
 
 
 def config(method: str = "sl", **model) -> dict:
-    return {"method": {"name": method, "options": {}}, "model": {"width": 0.0625, **model}}
+    return {"method": {"name": method, "options": {}}, "model": {"width": 0.0625, **model},
+            "train": {"loss_reduction": "official"}}
 
 
 def test_full_width_encoder_has_torchvision_resnet18_parameters_and_stride_8():
@@ -74,6 +75,7 @@ def test_arch_is_a_config_choice_and_segnet_stays_the_default():
 
 
 def test_resnet_mapping_of_a_batch_equals_one_row_at_a_time():
+    torch.manual_seed(0)
     mapping = get_architecture("resnet18_aspp").joint_mapping(TASKS, 0.0625, cond=True).train()
     for p in mapping.film_parameters():
         torch.nn.init.normal_(p)
@@ -82,6 +84,8 @@ def test_resnet_mapping_of_a_batch_equals_one_row_at_a_time():
     pair = pair_index(task, torch.tensor([1, 2, 4, 0]), k)
     x = {t: torch.rand(int((task == t).sum()), TASKS[t].channels, 16, 16) for t in (0, 3, 4)}
     batched = mapping([x.get(t) for t in range(k)], task, pair)
+    # float32 sums in another order (batch of 4 vs 1): agreement to 1e-5 of the output's scale
+    atol = 1e-5 * float(batched.detach().abs().max())
     seen = {t: 0 for t in x}
     for r in range(4):
         t = int(task[r])
@@ -89,4 +93,4 @@ def test_resnet_mapping_of_a_batch_equals_one_row_at_a_time():
         row[t] = x[t][seen[t]:seen[t] + 1]
         seen[t] += 1
         torch.testing.assert_close(mapping(row, task[r:r + 1], pair[r:r + 1])[0], batched[r],
-                                   atol=1e-5, rtol=1e-4)
+                                   atol=atol, rtol=1e-4)

@@ -31,7 +31,8 @@ def _batch(b: int, h: int = 32, w: int = 32, seed: int = 0):
     return preds, labels
 
 
-def _reference_eq1(preds, labels, mask, logsigma=None):
+def _reference_eq1(preds, labels, mask, logsigma=None, reduction="paper"):
+    """Per image: the sum (official scripts) or mean (Eq. 1 as written) of its task losses."""
     total = 0.0
     b = mask.shape[0]
     for n in range(b):
@@ -44,19 +45,34 @@ def _reference_eq1(preds, labels, mask, logsigma=None):
             if logsigma is not None:
                 loss = 0.5 * torch.exp(-logsigma[k]) * loss + 0.5 * logsigma[k]
             s = s + loss
-        total = total + s / len(kept)
+        total = total + (s / len(kept) if reduction == "paper" else s)
     return total / b
 
 
+@pytest.mark.parametrize("reduction", ["official", "paper"])
 @pytest.mark.parametrize("regime", ["full", "onelabel", "randomlabels"])
-def test_batched_eq1_equals_per_image_reference(regime):
+def test_batched_eq1_equals_per_image_reference(regime, reduction):
     preds, labels = _batch(6)
     mask = torch.from_numpy(parse_regime(regime).mask(6, [t.name for t in TASKS], 1))
-    batched = UniformWeighting()(loss_matrix(TASKS, preds, labels, mask), mask)
-    assert torch.allclose(batched, _reference_eq1(preds, labels, mask), atol=1e-6)
+    matrix = loss_matrix(TASKS, preds, labels, mask)
+    batched = UniformWeighting(reduction)(matrix, mask)
+    assert torch.allclose(batched, _reference_eq1(preds, labels, mask, reduction=reduction),
+                          atol=1e-6)
     logsigma = torch.tensor([0.3, -0.2, 0.7])
-    unc = UncertaintyWeighting()(loss_matrix(TASKS, preds, labels, mask), mask, logsigma)
-    assert torch.allclose(unc, _reference_eq1(preds, labels, mask, logsigma), atol=1e-6)
+    unc = UncertaintyWeighting(reduction)(matrix, mask, logsigma)
+    assert torch.allclose(unc, _reference_eq1(preds, labels, mask, logsigma, reduction),
+                          atol=1e-6)
+
+
+def test_reductions_agree_with_one_label_and_differ_with_more():
+    """With one label per image the sum equals the mean; with three the sum is three times it."""
+    preds, labels = _batch(6)
+    one = torch.from_numpy(parse_regime("onelabel").mask(6, [t.name for t in TASKS], 1))
+    full = torch.ones(6, 3, dtype=torch.bool)
+    for mask, ratio in ((one, 1.0), (full, 3.0)):
+        m = loss_matrix(TASKS, preds, labels, mask)
+        torch.testing.assert_close(UniformWeighting("official")(m, mask),
+                                   ratio * UniformWeighting("paper")(m, mask))
 
 
 def _inputs(b=4, seed=0):

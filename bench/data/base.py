@@ -7,12 +7,14 @@ Layout (the preprocessed MTAN layout used by the official MTPSL code)::
 
 A subclass states its tasks, the folder of each task, the official split sizes, its native
 resolution, its augmentation and where the data comes from. :meth:`DenseDataset.check_layout`
-validates a root before any training starts and raises :class:`DatasetError` naming the path,
-what was expected and how to get the data. An adapter of another on-disk layout (PASCAL-Context:
-JPEG / PNG / ``.mat`` files named by image id) overrides the hooks :meth:`~DenseDataset.check_layout`,
-:meth:`~DenseDataset.expected_layout`, :meth:`~DenseDataset.split_size`,
-:meth:`~DenseDataset.image_ids`, :meth:`~DenseDataset.load` and, for another augmentation,
-:meth:`~DenseDataset.build_augmenter`; the sample pipeline stays the same.
+validates a root's structure (and a few samples) before any training starts and raises
+:class:`DatasetError` naming the path, what was expected and how to get the data;
+:mod:`bench.data.check` then checks the content of every file the planned runs read. An adapter
+of another on-disk layout (PASCAL-Context: JPEG / PNG / ``.mat`` files named by image id)
+overrides the hooks :meth:`~DenseDataset.check_layout`, :meth:`~DenseDataset.expected_layout`,
+:meth:`~DenseDataset.split_size`, :meth:`~DenseDataset.image_ids`,
+:meth:`~DenseDataset.load`, :meth:`~DenseDataset.check_units` and, for another augmentation,
+:meth:`~DenseDataset.build_augmenter`; the sample pipeline and the data check stay the same.
 
 A sample is ``{'image': [3,H,W], 'labels': {task: label}, 'label_mask': bool[K], 'index': i}``,
 plus ``'view2'`` (a second random scale-crop of the augmented image, with its labels) for methods
@@ -39,7 +41,9 @@ from bench.tasks import Task
 
 SPLITS = ("train", "val")
 _NPY = re.compile(r"^(\d+)\.npy$")
-VALIDATE_SAMPLES = 6  # files per folder whose contents are checked up front (first, last, spread)
+#: samples per split whose contents the layout check reads (first, last, spread); every file a
+#: run reads is checked before it starts by :mod:`bench.data.check`
+VALIDATE_SAMPLES = 6
 
 
 @dataclass(frozen=True)
@@ -139,23 +143,19 @@ class DenseDataset(Dataset):
     @classmethod
     def _check_sample(cls, root: Path, split: str, i: int, tasks: Sequence[Task],
                       shape: tuple[int, int] | None) -> tuple[int, int]:
-        image = _load(root / split / "image" / f"{i}.npy", root, cls)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} has shape "
-                                   f"{image.shape}; expected H×W×3.")
-        hw = image.shape[:2]
-        if shape is not None and hw != shape:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} is {hw[0]}×{hw[1]} "
-                                   f"but other images are {shape[0]}×{shape[1]}.")
-        if not np.isfinite(image).all() or image.min() < -1e-3 or image.max() > 1 + 1e-3:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} must hold finite "
-                                   "values in [0, 1].")
-        for task in tasks:
-            path = root / split / cls.folders[task.name] / f"{i}.npy"
-            problem = task.check_array(_load(path, root, cls), hw)
-            if problem:
-                raise cls._error(root, f"{path}: {problem}")
-        return hw
+        """Check sample ``i`` of ``split`` (see :func:`bench.data.check.check_sample`)."""
+        from bench.data.check import check_sample
+
+        return check_sample(cls, root, split, i, tasks, shape)
+
+    @classmethod
+    def check_units(cls, root: Path, hw: tuple[int, int],
+                    counts: dict[str, int]) -> list[Any]:
+        """The units of the full data check (:mod:`bench.data.check`) of the first
+        ``counts[split]`` samples of each split: one per ``.npy`` file by default."""
+        from bench.data.check import npy_units
+
+        return npy_units(cls, Path(root), hw, counts)
 
     @classmethod
     def _error(cls, root: Path, what: str) -> DatasetError:
@@ -165,10 +165,15 @@ class DenseDataset(Dataset):
             f"{cls.source}")
 
     # -- torch Dataset --------------------------------------------------------------------------
-    def __init__(self, root: Path | str, split: str, *, mask: np.ndarray | None = None,
-                 augment: bool = False, two_views: bool = False,
-                 size: tuple[int, int] | None = None, seed: int = 0,
-                 n: int | None = None) -> None:
+    def __init__(self, root: Path | str, split: str, *, indices: Sequence[int] | None = None,
+                 mask: np.ndarray | None = None, augment: bool = False,
+                 two_views: bool = False, size: tuple[int, int] | None = None,
+                 seed: int = 0) -> None:
+        """The images ``indices`` (file numbers, default: every file) of ``split``.
+
+        ``mask`` (``[len(indices), K]``) says which task labels each image keeps; the others
+        are blanked. Augmentation is a function of ``(seed, epoch, file number)``.
+        """
         self.root = Path(root)
         self.split = split
         self.tasks = self.build_tasks()
@@ -176,7 +181,10 @@ class DenseDataset(Dataset):
         self.two_views = two_views
         self.size = tuple(size) if size else None
         self.seed = seed
-        self.n = n if n is not None else self.split_size(self.root, split)
+        if indices is None:
+            indices = range(self.split_size(self.root, split))
+        self.indices = [int(i) for i in indices]
+        self.n = len(self.indices)
         if mask is not None and mask.shape != (self.n, len(self.tasks)):
             raise DatasetError(f"Label mask of shape {mask.shape} does not fit {self.n} images × "
                                f"{len(self.tasks)} tasks of '{self.name}' {split}.")
@@ -232,17 +240,18 @@ class DenseDataset(Dataset):
         return image, labels
 
     def __getitem__(self, key: int | Sequence[int]) -> dict[str, Any]:
-        # training samplers yield (index, epoch) so augmentation is a function of both
+        # training samplers yield (position, epoch) so augmentation is a function of both
         if isinstance(key, (tuple, list)):
-            index, epoch = int(key[0]), int(key[1])
+            position, epoch = int(key[0]), int(key[1])
         else:
-            index, epoch = int(key), 0
+            position, epoch = int(key), 0
+        index = self.indices[position]
         image, labels = self.read(index)
         sample: dict[str, Any] = {"index": index}
         rng = np.random.default_rng([self.seed, epoch, index, 0xA06])
         if self.augment:
             image, labels = self.augmenter(rng, image, labels, self.tasks)
-        keep = self.mask[index] if self.mask is not None else np.ones(len(self.tasks), bool)
+        keep = self.mask[position] if self.mask is not None else np.ones(len(self.tasks), bool)
         sample["image"] = image
         sample["labels"] = self._blank(labels, keep)
         sample["label_mask"] = torch.from_numpy(keep.copy())

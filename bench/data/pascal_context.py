@@ -20,6 +20,7 @@ training index that label masks and the official MTPSL split files (which name i
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +30,7 @@ import torch
 from bench.data import pascal_files as pf
 from bench.data.affine import RandomScaleRotate
 from bench.data.base import VALIDATE_SAMPLES, DenseDataset, LayoutInfo, _spread
+from bench.data.check import CheckUnit, label_problem
 from bench.registry import DATASETS
 from bench.tasks import (
     EdgeTask,
@@ -124,30 +126,46 @@ class PascalContext(DenseDataset):
 
     # -- reading --------------------------------------------------------------------------------
     @classmethod
-    def read_arrays(cls, root: Path, image_id: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Image ``H×W×3`` in [0, 1] and each task's stored array; :class:`DatasetError` naming
-        the file on any problem."""
-        files = cls.files_of(Path(root), image_id)
-        for role, path in files.items():
-            if not path.is_file():
-                where = " or ".join(str(root / d / f"{image_id}.png") for d in SEMSEG_DIRS) \
-                    if role == "semseg" else str(path)
-                raise cls._error(root, f"Missing file {where} (image '{image_id}').")
+    def sample_problems(cls, root: Path, image_id: str
+                        ) -> tuple[tuple[np.ndarray, dict[str, np.ndarray]] | None,
+                                   list[tuple[Path, str]]]:
+        """Read sample ``image_id`` and check it: ``((image, arrays), [])`` when every file is
+        valid, else ``(None, problems)`` naming each bad file.
 
-        def guarded(role: str, fn: Any, *args: Any) -> np.ndarray:
+        The image must be RGB; each task's array (read by :mod:`bench.data.pascal_files`) must
+        pass its task's :meth:`~bench.tasks.Task.check_array` at the image's size. Edges and the
+        normals mask derive from the ``LabelMap``, whose file a problem with them names.
+        """
+        root = Path(root)
+        files = cls.files_of(root, image_id)
+        missing = [(path, "file is missing" if role != "semseg" else
+                    "file is missing (nor is there " + " or ".join(
+                        str(root / d / f"{image_id}.png") for d in SEMSEG_DIRS[:-1]) + ")")
+                   for role, path in files.items() if not path.is_file()]
+        if missing:
+            return None, missing
+
+        problems: list[tuple[Path, str]] = []
+
+        def guarded(role: str, fn: Any, *args: Any) -> np.ndarray | None:
             try:
                 return fn(files[role], *args)
             except pf.FileFormatError as exc:
-                raise cls._error(root, f"{files[role]}: {exc}.") from None
+                problems.append((files[role], f"{exc}."))
             except (OSError, ValueError) as exc:
-                raise cls._error(root, f"Cannot read {files[role]} ({exc}).") from None
+                problems.append((files[role], f"cannot read it ({exc})."))
+            return None
 
         image = guarded("image", pf.read_image)
-        hw = image.shape[:2]
         label_map = guarded("label_map", pf.read_label_map)
+        if image is None or label_map is None:
+            return None, problems
+        hw = (int(image.shape[0]), int(image.shape[1]))
         if label_map.shape != hw:
-            raise cls._error(root, f"{files['label_map']}: LabelMap is {label_map.shape[0]}×"
-                                   f"{label_map.shape[1]} but the image is {hw[0]}×{hw[1]}.")
+            problems.append((files["label_map"], f"LabelMap is {label_map.shape[0]}×"
+                                                 f"{label_map.shape[1]} but the image is "
+                                                 f"{hw[0]}×{hw[1]}."))
+            return None, problems
         arrays = {
             "semseg": guarded("semseg", pf.read_semseg),
             "human_parts": guarded("human_parts", pf.read_human_parts, hw),
@@ -155,7 +173,26 @@ class PascalContext(DenseDataset):
             "saliency": guarded("saliency", pf.read_saliency),
             "edge": pf.edges_of(label_map),
         }
-        return image, arrays
+        for task in cls.build_tasks():
+            array = arrays[task.name]
+            if array is None:
+                continue
+            problem = label_problem(task, array, hw)
+            if problem:
+                problems.append((files.get(task.name, files["label_map"]), problem))
+        if problems:
+            return None, problems
+        return (image, arrays), []  # type: ignore[return-value]
+
+    @classmethod
+    def read_arrays(cls, root: Path, image_id: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Image ``H×W×3`` in [0, 1] and each task's array, checked
+        (:meth:`sample_problems`); :class:`DatasetError` naming the first bad file."""
+        sample, problems = cls.sample_problems(root, image_id)
+        if sample is None:
+            path, problem = problems[0]
+            raise cls._error(Path(root), f"{path}: {problem}")
+        return sample
 
     def load(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         image_id = self.ids[i]
@@ -191,7 +228,6 @@ class PascalContext(DenseDataset):
                                                   Path(SALIENCY), LABEL_MAPS, *SEMSEG_DIRS)}
         suffix = {Path(IMAGES): ".jpg", Path(PARTS): ".mat", Path(NORMALS): ".png",
                   Path(SALIENCY): ".png", LABEL_MAPS: ".mat"}
-        tasks = cls.build_tasks()
         sizes: dict[str, int] = {}
         seen: dict[str, str] = {}
         for split in SPLITS:
@@ -221,16 +257,33 @@ class PascalContext(DenseDataset):
                                        f"have no semseg PNG (e.g. "
                                        f"{root / SEMSEG_DIRS[-1] / (semseg_missing[0] + '.png')}).")
             for k in _spread(len(ids), VALIDATE_SAMPLES):
-                image, arrays = cls.read_arrays(root, ids[k])
-                files = cls.files_of(root, ids[k])
-                for task in tasks:
-                    problem = task.check_array(arrays[task.name], image.shape[:2])
-                    if problem:
-                        where = files.get(task.name, files["label_map"])
-                        raise cls._error(root, f"{where}: {problem}")
+                cls.read_arrays(root, ids[k])
             sizes[split] = len(ids)
         return LayoutInfo(root=root, sizes=sizes, height=cls.native_size[0],
                           width=cls.native_size[1])
+
+
+    @classmethod
+    def check_units(cls, root: Path, hw: tuple[int, int],
+                    counts: dict[str, int]) -> list[CheckUnit]:
+        """One unit per image of the first ``counts[split]`` of each split list: its six files,
+        checked together by :meth:`sample_problems` (images keep their own size; ``hw`` is the
+        size every sample is resized to)."""
+        root = Path(root)
+        units = []
+        for split, n in counts.items():
+            for image_id in cls.image_ids(root, split)[: int(n)]:
+                files = cls.files_of(root, image_id)
+                units.append(CheckUnit(
+                    f"{split}/{image_id}",
+                    tuple(str(p.relative_to(root)) for p in files.values()),
+                    partial(_unit_problems, cls, root, image_id)))
+        return units
+
+
+def _unit_problems(cls: type[PascalContext], root: Path, image_id: str
+                   ) -> list[tuple[Path, str]]:
+    return cls.sample_problems(root, image_id)[1]
 
 
 def _names(folder: Path) -> set[str]:

@@ -10,7 +10,8 @@ Each reader turns one file into the array its task checks and decodes
 * ``human_parts/{id}.mat`` (PASCAL-Part): struct ``anno`` with ``objects`` (fields ``class``,
   ``class_ind``, ``mask``, ``parts``; parts have ``part_name`` and ``mask``). The parts of every
   person (``class_ind`` 15) are painted into one map with the 6-group mapping of
-  :data:`PART_GROUPS`; an image without a part-annotated person is all −1 (not evaluated).
+  :data:`PART_GROUPS`; an image without a part-annotated person (no part pixel painted) is
+  all −1 (not evaluated).
 * ``pascal-context/trainval/{id}.mat``: ``LabelMap``, the 459-class PASCAL-Context label map.
   Edges are its class boundaries: :math:`|\\nabla^2 L| > 0` (4-neighbour Laplacian, OpenCV's
   ``Laplacian`` with reflect-101 borders), thinned to one pixel → ``H×W`` 0/1.
@@ -186,4 +187,6 @@ def read_human_parts(path: Path, hw: tuple[int, int]) -> np.ndarray:
             if target is None:
                 target = np.zeros(hw, np.int64)
             target[mask] = PART_GROUPS[name]
-    return target if target is not None else np.full(hw, -1, np.int64)
+    if target is None or not target.any():  # no person part painted: ignored, as the
+        return np.full(hw, -1, np.int64)     # reference's AddIgnoreRegions does
+    return target

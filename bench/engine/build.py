@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from torch.utils.data import DataLoader, Sampler, default_collate
 
 from bench.data.base import DenseDataset
 from bench.errors import BenchError
+from bench.regimes import parse_regime, training_mask
 from bench.registry import METHODS, method_class
+from bench.splits import TrainingSplit, carve_validation
 
 
 class EpochSampler(Sampler):
@@ -44,22 +47,53 @@ def _generator(seed: int) -> torch.Generator:
     return g
 
 
-def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], mask: np.ndarray,
-                      needs_second_view: bool) -> tuple[DataLoader, DataLoader]:
-    """Training loader (masked labels, augmentation, optional 2nd view) and validation loader.
+@dataclass
+class Loaders:
+    """The loaders of one run: training (masked labels, augmentation, optional second view),
+    the validation subset carved from the training images (``None`` without one) and the test
+    split (the dataset's ``val`` folder)."""
+
+    train: DataLoader
+    validation: DataLoader | None
+    test: DataLoader
+
+
+def training_split(config: dict[str, Any]) -> TrainingSplit:
+    """The run's training images and validation subset (see :mod:`bench.splits`)."""
+    v = config["validation"]
+    return carve_validation(int(config["dataset"]["images"]["train"]), float(v["fraction"]),
+                            int(v["seed"]))
+
+
+def run_mask(config: dict[str, Any], ds_cls: type[DenseDataset], split: TrainingSplit,
+             seed: int) -> np.ndarray:
+    """The label mask ``[len(split.train), K]`` of a run (:func:`bench.regimes.training_mask`);
+    a split file that names images (PASCAL-Context's ``.npy``) is read with the dataset's
+    training ids (``ImageSets/Context/train.txt``) and task keys."""
+    regime = parse_regime(config["regime"])
+    ids = (ds_cls.image_ids(Path(config["execution"]["data_root"]), "train")
+           if regime.kind == "file" else None)
+    return training_mask(regime, split.train,
+                         int(config["dataset"]["fingerprint"]["sizes"]["train"]),
+                         list(ds_cls.task_names()), seed, ids=ids,
+                         file_keys=getattr(ds_cls, "split_file_keys", None))
+
+
+def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split: TrainingSplit,
+                      mask: np.ndarray, needs_second_view: bool) -> Loaders:
+    """The loaders of a run (:class:`Loaders`); ``mask`` covers ``split.train``.
 
     Each loader has its own torch generator, so building iterators never consumes the global
-    RNG (which the methods use) and validation does not shift training randomness.
+    RNG (which the methods use) and evaluation does not shift training randomness.
     """
     root = Path(config["execution"]["data_root"])
     size = tuple(config["dataset"]["size"])
     seed = config["seed"]
     train_cfg, eval_cfg = config["train"], config["eval"]
     workers = int(config["execution"].get("num_workers", 0))
-    images = config["dataset"]["images"]
-    train_set = ds_cls(root, "train", mask=mask, augment=bool(train_cfg.get("augment", True)),
-                       two_views=needs_second_view, size=size, seed=seed, n=images["train"])
-    val_set = ds_cls(root, "val", size=size, seed=seed, n=images["val"])
+    train_set = ds_cls(root, "train", indices=split.train, mask=mask,
+                       augment=bool(train_cfg.get("augment", True)),
+                       two_views=needs_second_view, size=size, seed=seed)
     batch = min(int(train_cfg["batch_size"]), len(train_set))
     if batch < 1:
         raise BenchError(f"Training split of '{ds_cls.name}' is empty.")
@@ -67,16 +101,23 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], mask: 
               "persistent_workers": False, "pin_memory": torch.cuda.is_available()}
     train = DataLoader(train_set, batch_size=batch, sampler=EpochSampler(len(train_set), seed),
                        drop_last=True, generator=_generator(seed), **common)
-    val = DataLoader(val_set, batch_size=int(eval_cfg["batch_size"]), shuffle=False,
-                     generator=_generator(seed + 1), **common)
-    return train, val
+
+    def evaluation(split_name: str, indices: Any, offset: int) -> DataLoader:
+        dataset = ds_cls(root, split_name, indices=indices, size=size, seed=seed)
+        return DataLoader(dataset, batch_size=int(eval_cfg["batch_size"]), shuffle=False,
+                          generator=_generator(seed + offset), **common)
+
+    validation = evaluation("train", split.validation, 2) if len(split.validation) else None
+    test = evaluation("val", range(int(config["dataset"]["images"]["test"])), 1)
+    return Loaders(train, validation, test)
 
 
 def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
+    """The method of a resolved config: its options, plus what the engine fills in."""
     m = config["method"]
-    return METHODS.build({"type": m["name"], "tasks": tasks,
-                          "width": config["model"]["width"], **network_options(config["model"]),
-                          **m["options"]})
+    return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
+                          "reduction": config["train"]["loss_reduction"],
+                          **network_options(config["model"]), **m["options"]})
 
 
 def network_options(model: dict[str, Any]) -> dict[str, Any]:

@@ -1,96 +1,154 @@
 """Execute one run: RunSpec config → mmengine Runner → record.json.
 
-The record is written atomically once the run ends (``ok``, ``diverged`` or ``failed``). An
-interrupted run (Ctrl-C, SIGKILL) leaves no record but its checkpoints: running it again resumes
-from the last one.
+The run trains on its training images (the validation subset carved out), evaluates the
+validation subset every ``val_interval`` epochs, selects an epoch by ``train.selection`` and
+evaluates the test split once, at the end, on that epoch's weights (see
+:mod:`bench.engine.evaluation`). The record is written atomically once the run ends (``ok``,
+``diverged`` or ``failed``), after the final weights and figure data, and only then are the
+training checkpoints dropped. An interrupted run (Ctrl-C, SIGKILL, at any instant) leaves no
+record but its checkpoints: running it again resumes from the newest intact one
+(:mod:`bench.engine.checkpointing`). The caller holds the run folder's lock (:mod:`bench.locks`).
+
+On the CPU a run uses a fixed number of threads (:mod:`bench.engine.threads`), so its numbers
+do not depend on ``--jobs``. A loss that is not finite or beyond ``train.diverge_above`` ends the
+run as ``diverged``, unless the run's data fails the data check when read again (then the run
+is ``failed`` with the bad files named, and is retried once the data is fixed).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import torch
 from mmengine.device import get_device
-from mmengine.evaluator import Evaluator
 from mmengine.runner import Runner, set_random_seed
 
+from bench.data.check import check_files, problems_error
 from bench.engine.build import (
+    Loaders,
     build_dataloaders,
     build_method,
     build_optimisation,
     needs_second_view,
+    run_mask,
+    training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
+from bench.engine.checkpointing import POINTER, KillSafeCheckpointHook, recover_checkpoint
 from bench.engine.environment import environment
-from bench.engine.hooks import DivergedError, ProgressHook, RunStateHook
+from bench.engine.evaluation import evaluate
+from bench.engine.hooks import (
+    ConsistencyRampHook,
+    DivergedError,
+    EpochEvaluation,
+    ProgressHook,
+    RunStateHook,
+    save_weights,
+)
 from bench.engine.progress import NullSink, ProgressSink
+from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
-from bench.metrics import build_metrics, metric_key
+from bench.fileio import remove_stale_temps
+from bench.metrics import metric_key
+from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry
-from bench.regimes import mask_summary, pack_mask, parse_regime
+from bench.regimes import mask_summary, pack_mask
 from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
 from bench.store import write_record
 
 FINAL_WEIGHTS = "model_final.pth"
+BEST_WEIGHTS = "best.pth"
 
 
 def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
-            sink: ProgressSink | None = None) -> Record:
-    """Train and evaluate one run in ``directory``; return (and write) its record."""
+            sink: ProgressSink | None = None, *, evaluate_test: bool = True,
+            extra_hooks: Sequence[Any] = (),
+            reraise: tuple[type[BaseException], ...] = ()) -> Record:
+    """Train and evaluate one run in ``directory``; return (and write) its record.
+
+    The caller holds the lock of ``directory`` (:func:`bench.engine.claim.run_claimed`).
+    ``evaluate_test=False`` (tuning) never touches the test split: the record then holds the
+    validation metrics of the selected epoch only, and no figure data. ``extra_hooks`` are added
+    to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
+    run without a record (e.g. a pruned tuning trial).
+    """
     install_checkpoint_loader()
-    sink = sink or NullSink()
-    directory = Path(directory)
+    device = torch.device(get_device())
+    with run_threads(device):
+        return _run(spec, config, Path(directory), sink or NullSink(), device, evaluate_test,
+                    tuple(extra_hooks), reraise)
+
+
+def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
+         device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
+         reraise: tuple[type[BaseException], ...]) -> Record:
     work = directory / "work"
     work.mkdir(parents=True, exist_ok=True)
     key = directory.name
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
-    device = torch.device(get_device())
+    remove_stale_temps(directory)
+    recovery = recover_checkpoint(work)
 
     ds_cls = get_dataset(spec.dataset)
     tasks = ds_cls.build_tasks()
-    n_train = config["dataset"]["images"]["train"]
-    mask = parse_regime(config["regime"]).mask(
-        n_train, [t.name for t in tasks], spec.seed,
-        ids=ds_cls.image_ids(Path(config["execution"]["data_root"]), "train"),
-        file_keys=getattr(ds_cls, "split_file_keys", None))
+    names = [t.name for t in tasks]
+    split = training_split(config)
+    mask = run_mask(config, ds_cls, split, spec.seed)
 
     record = Record(
         run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],
         config_hash=config_hash(config), spec=spec.to_dict(), config=config,
         tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
-        mask={**mask_summary(mask, [t.name for t in tasks]), "packed": pack_mask(mask)},
-        started_at=started)
-    state_hook = RunStateHook(work / "bench_state.json", device)
+        mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
+        validation=split.summary(), started_at=started)
+    state_hook = RunStateHook(work / "bench_state.json", device,
+                              diverge_above=float(config["train"].get("diverge_above",
+                                                                      DIVERGE_ABOVE)))
+    notes = recovery.notes + state_hook.notes
+    for note in notes:
+        sink.message(f"{spec.label()}: {note}")
     runner = None
+    loaders = None
     try:
         set_random_seed(spec.seed)
         method = build_method(config, tasks)
-        train_loader, val_loader = build_dataloaders(ds_cls, config, mask,
-                                                     needs_second_view(spec.method))
+        loaders = build_dataloaders(ds_cls, config, split, mask, needs_second_view(spec.method))
+        state_hook.evaluation = epoch_evaluation(config, loaders, tasks, work, evaluate_test)
         optim_wrapper, schedulers = build_optimisation(method, config)
         primary = [metric_key(t.name, t.primary) for t in tasks]
-        runner = _build_runner(spec, config, method, train_loader, val_loader, optim_wrapper,
-                               schedulers, work, tasks,
-                               [state_hook, ProgressHook(sink, key, spec.label(), primary)])
+        hooks = [state_hook, ProgressHook(sink, key, spec.label(), primary, state_hook),
+                 ConsistencyRampHook(), *extra_hooks]
+        runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
+                               work, hooks, recovery.checkpoint)
+        for note in notes:
+            runner.logger.warning(note)
         runner.train()
-        _validate_if_missing(runner, state_hook, config)
+        _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
     except DivergedError as exc:
-        record.status = "diverged"
-        record.error = {"type": "DivergedError", "message": str(exc)}
+        bad = _bad_data(ds_cls, config)
+        if bad is not None:
+            record.error = {"type": type(bad).__name__, "message": str(bad),
+                            "diverged": str(exc)}
+        else:
+            record.status = "diverged"
+            record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
         record.error = {"type": type(exc).__name__, "message": str(exc)}
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, *reraise):
         state_hook.persist()
+        _close_logger(runner)
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
         record.error = {"type": type(exc).__name__, "message": str(exc),
@@ -98,9 +156,9 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     finally:
         _close_logger(runner)
 
-    history = state_hook.history
-    record.history = history
-    record.metrics = history[-1]["metrics"] if history and record.status == "ok" else {}
+    record.history = state_hook.history
+    if record.status != "ok":
+        record.metrics, record.val_metrics = {}, {}
     record.epochs_completed = int(runner.epoch) if runner is not None else 0
     record.timing = {
         "wall_time_s": time.perf_counter() - wall0,
@@ -113,20 +171,93 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
                      "kind": state_hook.memory.kind}
     record.environment = environment(device)
     if record.status == "ok" and runner is not None:
-        torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
+        save_weights(runner.model, directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
-        write_visuals(directory / VISUALS,
-                      render_visuals(runner.model, val_loader.dataset, tasks))
-        record.artifacts["visuals"] = VISUALS
-        _drop_training_checkpoints(work)
+        if evaluate_test:
+            write_visuals(directory / VISUALS,
+                          render_visuals(runner.model, loaders.test.dataset, tasks))
+            record.artifacts["visuals"] = VISUALS
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_record(directory, record)
+    if record.finished:  # nobody resumes a finished run: its checkpoints only take space
+        drop_training_checkpoints(work)
     return record
 
 
+def _bad_data(ds_cls: Any, config: dict[str, Any]) -> BenchError | None:
+    """After a divergence: the run's files read again, uncached; the error naming bad ones.
+
+    The data check before the run passed, so this only finds files changed since (or a cache
+    fooled by a file replaced with one of the same size and time stamp): NaN in the data must
+    never make a run ``diverged``, which counts as finished and would never be retried.
+    """
+    images = config["dataset"]["images"]
+    root = Path(config["execution"]["data_root"])
+    hw = tuple(config["dataset"]["fingerprint"]["stored_size"])
+    result = check_files(ds_cls, root, hw, {"train": images["train"], "val": images["test"]})
+    if not result.problems:
+        return None
+    return problems_error(ds_cls, root, result.problems,
+                          "the loss diverged on this data, so the run counts as failed, not "
+                          "diverged")
+
+
+def epoch_evaluation(config: dict[str, Any], loaders: Loaders, tasks: tuple, work: Path,
+                     evaluate_test: bool) -> EpochEvaluation:
+    """What the run evaluates after its epochs (see :class:`EpochEvaluation`)."""
+    train = config["train"]
+    interval = int(train.get("val_interval", 1))
+    last_k = int(config["eval"]["average_last"]) if evaluate_test else 1
+    epochs = EpochEvaluation.evaluated_epochs(int(train["epochs"]), interval)
+    return EpochEvaluation(tasks, loaders.validation, loaders.test, train["selection"], interval,
+                           work / BEST_WEIGHTS,
+                           frozenset(epochs[-last_k:]) if last_k > 1 else frozenset())
+
+
+def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks: tuple,
+            record: Record, evaluate_test: bool) -> None:
+    """Select the epoch, load its weights and test them: the record's metrics.
+
+    ``last``: the final weights (with ``eval.average_last`` = k > 1: the mean of the test and
+    validation metrics of the last k evaluations, as MTAN reports). ``best-val`` /
+    ``best-test``: the weights kept when the epoch was selected (the test metrics of
+    ``best-test`` were measured then, per epoch).
+    """
+    ev = state.evaluation
+    rule = ev.selection if ev is not None else "last"
+    epoch = state.best_epoch() if ev is not None else None
+    if epoch is None:
+        epoch = state.history[-1]["epoch"] if state.history else 0
+    elif ev is not None:
+        model.load_state_dict(torch.load(ev.best_weights, map_location="cpu",
+                                         weights_only=True))
+    entry = next((h for h in state.history if h["epoch"] == epoch), {})
+    record.selection = {"rule": rule, "epoch": int(epoch)}
+    averaged = [h for h in state.history if ev is not None and h["epoch"] in ev.test_epochs]
+    if averaged:
+        record.selection["averaged_epochs"] = [h["epoch"] for h in averaged]
+        record.val_metrics = mean_metrics([h.get("metrics") or {} for h in averaged])
+        record.metrics = mean_metrics([h["test"] for h in averaged])
+        return
+    record.val_metrics = dict(entry.get("metrics") or {})
+    if not evaluate_test:
+        record.metrics = {}
+    elif rule == "best-test" and "test" in entry:
+        record.metrics = dict(entry["test"])
+    else:
+        record.metrics = evaluate(model, loaders.test, tasks)
+
+
+def mean_metrics(entries: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The per-key mean of several evaluations' metrics (keys every entry has)."""
+    keys = set.intersection(*(set(e) for e in entries)) if entries else set()
+    return {k: sum(e[k] for e in entries) / len(entries) for k in sorted(keys)}
+
+
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,
-                  train_loader: Any, val_loader: Any, optim_wrapper: Any, schedulers: Any,
-                  work: Path, tasks: tuple, hooks: list) -> Runner:
+                  train_loader: Any, optim_wrapper: Any, schedulers: Any, work: Path,
+                  hooks: list, resume_from: Path | None) -> Runner:
+    """The Runner of a run; it resumes from ``resume_from`` (a verified checkpoint) if given."""
     train = config["train"]
     ckpt_interval = int(train.get("checkpoint_interval", 1))
     runner = Runner(
@@ -134,24 +265,24 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
         work_dir=str(work),
         experiment_name=work.parent.name,
         train_dataloader=train_loader,
-        val_dataloader=val_loader,
-        val_evaluator=Evaluator(build_metrics(tasks)),
-        train_cfg={"by_epoch": True, "max_epochs": int(train["epochs"]),
-                   "val_interval": int(train.get("val_interval", 1))},
-        val_cfg={},
+        train_cfg={"by_epoch": True, "max_epochs": int(train["epochs"])},
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
         default_hooks={
             "timer": {"type": "IterTimerHook"},
             "logger": {"type": "LoggerHook", "interval": 50},
             "param_scheduler": {"type": "ParamSchedulerHook"},
-            "checkpoint": {"type": "CheckpointHook", "interval": ckpt_interval,
-                           "by_epoch": True, "max_keep_ckpts": 1, "save_last": True},
+            "checkpoint": None,  # replaced by the kill-safe hook below
             "sampler_seed": {"type": "DistSamplerSeedHook"},
         },
-        custom_hooks=hooks,
+        custom_hooks=[*hooks, KillSafeCheckpointHook(ckpt_interval)],
         randomness={"seed": int(spec.seed)},
-        resume=(work / "last_checkpoint").is_file(),
+        # keep the process's multiprocessing start method (mmengine would force 'fork', with a
+        # warning, in the grid's spawned workers)
+        env_cfg={"mp_cfg": {"mp_start_method": multiprocessing.get_start_method(
+            allow_none=True) or "fork"}, "dist_cfg": {"backend": "nccl"}},
+        load_from=str(resume_from) if resume_from is not None else None,
+        resume=resume_from is not None,
         log_level="ERROR",
         default_scope="mmengine",
     )
@@ -163,17 +294,12 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
     return runner
 
 
-def _validate_if_missing(runner: Runner, state: RunStateHook, config: dict[str, Any]) -> None:
-    """Run the final validation if the run was interrupted during it and then resumed."""
-    last = int(config["train"]["epochs"])
-    if not any(h["epoch"] == last for h in state.history):
-        runner.val_loop.run()
-
-
-def _drop_training_checkpoints(work: Path) -> None:
+def drop_training_checkpoints(work: Path) -> None:
+    """Delete the training checkpoints of a finished run (pointer first, then the files)."""
+    (work / POINTER).unlink(missing_ok=True)
     for path in work.glob("*.pth"):
-        path.unlink()
-    (work / "last_checkpoint").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    remove_stale_temps(work)
 
 
 def _close_logger(runner: Runner | None) -> None:

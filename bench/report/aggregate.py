@@ -64,7 +64,7 @@ class Summary:
     names: Names
     notes: list[str] = field(default_factory=list)
     #: statements about the runs' setup that the caption carries (e.g. encoder initialisation)
-    protocol: list[str] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)
 
     @property
     def dataset(self) -> str:

@@ -46,7 +46,7 @@ def to_markdown(view: TableView) -> str:
     previous = None
     for row in view.rows:
         regime, method = row
-        cells = [regime_display(regime) if regime != previous else "", view.names.method(method)]
+        cells = [regime_display(regime) if regime != previous else "", view.method_label(row)]
         for col in view.columns:
             cell = view.cell(row, col)
             if col.kind == "paper" or not is_finite(cell.mean):
@@ -67,7 +67,8 @@ def csv_frame(view: TableView) -> pd.DataFrame:
     spread_name = "std" if view.interval == "std" else "ci95"
     records = []
     for row in view.rows:
-        rec: dict[str, object] = {"regime": row[0], "method": row[1]}
+        rec: dict[str, object] = {"regime": row[0], "method": row[1],
+                                  "selected_on_test": bool(view.marks.get(row))}
         for col in view.columns:
             cell = view.cell(row, col)
             if col.kind == "paper":

@@ -13,7 +13,8 @@ from bench.report.names import Names
 from bench.store import scan_records
 
 META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "regime", "seed",
-                "profile", "status", "finished_at", "path"]
+                "profile", "status", "finished_at", "path", "selection", "loss_reduction",
+                "val_fraction", "val_images", "tuning"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,12 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
             "dataset": r.dataset, "method": r.method, "regime": r.regime, "seed": r.seed,
             "profile": r.profile, "status": r.status, "finished_at": r.finished_at,
             "path": str(r.path) if r.path else None,
+            # the protocol options a table names (records of schema 1 predate them)
+            "selection": r.config.get("train", {}).get("selection", "last"),
+            "loss_reduction": r.config.get("train", {}).get("loss_reduction", "unrecorded"),
+            "val_fraction": float(r.config.get("validation", {}).get("fraction", 0.0)),
+            "val_images": int(r.validation.get("images", 0)),
+            "tuning": tuning_text(r.config.get("tuning")),
         }
         row.update({k: float(v) for k, v in r.metrics.items() if isinstance(v, (int, float))})
         rows.append(row)
@@ -68,6 +75,15 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=META_COLUMNS)
     return frame
+
+
+def tuning_text(tuning: dict | None) -> str:
+    """``"20 trials × 8 epochs (onelabel, seed 0)"`` for a run of a tuned profile, else ``""``."""
+    if not tuning:
+        return ""
+    epochs = f"{tuning['epochs']} epochs" if tuning.get("epochs") else "the profile's epochs"
+    return (f"{tuning.get('trials')} trials × {epochs} on the validation split "
+            f"({tuning.get('regime')}, seed {tuning.get('seed')})")
 
 
 def metric_infos(records: Iterable[Record]) -> list[MetricInfo]:

@@ -32,7 +32,7 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
 _LATEX_UNICODE = {"Δ": r"$\Delta$", "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$",
                   "°": r"$^\circ$", "·": r"$\cdot$", "√": r"$\surd$", "Σ": r"$\Sigma$",
                   "−": "-", "…": r"\dots{}", "×": r"$\times$", "—": "---", "–": "--",
-                  "‘": "`", "’": "'"}
+                  "‘": "`", "’": "'", "†": r"$^\dagger$"}
 
 
 def latex_escape(text: str) -> str:
@@ -79,7 +79,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
               "interval"}[view.interval] if ns[-1] > 1 else ""
     parts = [f"Results on {view.names.dataset_display}"
              + (f" (profile {profile})" if profile else "")
-             + f": mean over {seeds}{spread}, last epoch."]
+             + f": test-split metrics, mean over {seeds}{spread}. {view.protocol}"]
     tasks = list(dict.fromkeys(c.task for c in view.metric_columns if c.task))
     parts.append("; ".join(f"‘{regime_display(r)}’: {regime_meaning(r, tasks)}"
                            for r in view.regimes()) + ".")
@@ -90,7 +90,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
     parts.append(f"Δm: mean relative gain (%) over {view.names.method(base[0])} {where} on "
                  f"{metrics}.")
     parts.append("Best per regime in bold, second best underlined.")
-    parts += view.protocol
+    parts += view.setup
     if any(c.kind == "paper" for c in view.columns):
         parts.append("‘paper’: published in Li et al., CVPR 2022.")
     return " ".join(parts)
@@ -99,7 +99,8 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
 def view_frame(view: TableView, with_spread: bool = True) -> pd.DataFrame:
     """The view as a DataFrame of LaTeX cell strings with (regime, method) × (group, label)."""
     index = pd.MultiIndex.from_tuples(
-        [(regime_display(r), view.names.method(m)) for r, m in view.rows])
+        [(latex_escape(regime_display(r)), latex_escape(view.method_label((r, m))))
+         for r, m in view.rows])
     columns = pd.MultiIndex.from_tuples([header_tex(c) for c in view.columns])
     data = [[cell_tex(view.cell(row, c), c, with_spread) for c in view.columns]
             for row in view.rows]
@@ -111,7 +112,7 @@ def to_latex(view: TableView, *, profile: str | None = None, label: str | None =
     """The paper-style table (``table`` or, when wide, ``table*`` environment)."""
     frame = view_frame(view, with_spread)
     wide = len(view.columns) > (4 if with_spread else 6)
-    styler = frame.style.format_index(escape="latex", axis=0)
+    styler = frame.style
     tex = styler.to_latex(
         environment="table*" if wide else "table", position="t", position_float="centering",
         hrules=True, multirow_align="c", multicol_align="c", clines="skip-last;data",

@@ -143,5 +143,5 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     summary = summarise(runs, records.metrics, baseline=baseline, names=records.names,
                         interval=request.interval, notes=notes, show_methods=request.methods,
                         show_regimes=regimes)
-    summary.protocol = encoder_statements(records.records, set(shown["run_id"]))
+    summary.setup = encoder_statements(records.records, set(shown["run_id"]))
     return summary, records

@@ -37,7 +37,8 @@ def rich_table(view: TableView, title: str) -> Table:
         regime, method = row
         if previous is not None and regime != previous:
             table.add_section()
-        cells: list[Text | str] = [regime if regime != previous else "", method]
+        cells: list[Text | str] = [regime if regime != previous else "",
+                                   view.method_label(row, display=False)]
         cells += [cell_text(view.cell(row, c), c) for c in view.columns]
         cells.append(str(view.row_n(row)))
         table.add_row(*cells)

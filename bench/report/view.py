@@ -21,6 +21,22 @@ from bench.report.names import Names, arrow
 from bench.report.paper import CITATION, paper_values
 
 PAPER_PREFIX = "paper:"
+#: mark of rows whose epoch was selected on the test split (``train.selection=best-test``)
+TEST_SELECTED = "†"
+#: mark of rows whose hyper-parameters ``bench tune`` chose
+TUNED = "‡"
+REDUCTION_TEXT = {
+    "official": "official (each image's task losses and pair terms summed, as the official "
+                "MTPSL scripts)",
+    "paper": "paper (each image's task losses and pair terms averaged, as Eqs. 1–4 are written)",
+    "unrecorded": "not recorded (runs of an earlier harness)",
+}
+SELECTION_TEXT = {
+    "last": "last epoch",
+    "best-val": "epoch with the best validation metrics",
+    "best-test": f"epoch with the best test metrics ({TEST_SELECTED}, as the official scripts; "
+                 "optimistic, for reproducing them only)",
+}
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,14 @@ class TableView:
     delta_metrics: list[Column] = field(default_factory=list)  # primary metric of each task
     baseline: str = ""  # "stl" or "stl@full"
     baseline_fixed: bool = False  # True: one regime for all rows; False: same regime, else full
-    protocol: list[str] = field(default_factory=list)  # setup statements for the caption
+    marks: dict[tuple[str, str], str] = field(default_factory=dict)  # row → "†"
+    protocol: str = ""  # one sentence naming the protocol options of the rows
+    setup: list[str] = field(default_factory=list)  # setup statements for the caption (encoder)
+
+    def method_label(self, row: tuple[str, str], display: bool = True) -> str:
+        """The row's method name (the paper's name if ``display``) with its mark, if any."""
+        name = self.names.method(row[1]) if display else row[1]
+        return name + self.marks.get(row, "")
 
     @property
     def dataset(self) -> str:
@@ -146,7 +169,8 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
         spread = "± sample standard deviation over seeds"
     else:
         spread = "± half-width of the 95 % t confidence interval of the mean (t_{0.975,n−1}·s/√n)"
-    lines = [f"Mean over n seeds {spread}; metrics of the last epoch."]
+    lines = [f"Mean over n seeds {spread}; metrics on the test split.", protocol_text(summary),
+             *tuning_lines(summary)]
     used = sorted({v for v in summary.baseline_used.values() if v})
     missing = sorted(r for r, v in summary.baseline_used.items() if not v)
     rule = ("fixed regime" if summary.baseline.regime else "same regime, else full")
@@ -167,9 +191,54 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
                          f"{', '.join(str(t) for t in tables)}); — where it reports none.")
         else:
             lines.append(f"paper: the paper ({CITATION}) reports no number for these rows.")
-    lines += summary.protocol
+    lines += summary.setup
     lines += [f"Note: {n}" for n in summary.notes]
     return lines
+
+
+def protocol_text(summary: Summary) -> str:
+    """The protocol options of the shown runs: loss reduction, epoch selection, validation."""
+    runs = summary.runs
+
+    def values(column: str, text: dict[str, str]) -> str:
+        present = sorted(str(v) for v in runs[column].dropna().unique()) if column in runs else []
+        return "; ".join(text.get(v, v) for v in present) or "—"
+
+    fractions = sorted(runs["val_fraction"].unique()) if "val_fraction" in runs else []
+    held = "; ".join(f"{f * 100:g} % of the training images held out, never trained on"
+                     if f > 0 else "none (every training image trained on)" for f in fractions)
+    return (f"Protocol — loss reduction: {values('loss_reduction', REDUCTION_TEXT)}. "
+            f"Epoch selection: {values('selection', SELECTION_TEXT)}. "
+            f"Validation split: {held or '—'}.")
+
+
+def row_marks(summary: Summary) -> dict[tuple[str, str], str]:
+    """``†`` for rows with a run whose epoch was selected on test, ``‡`` for tuned rows."""
+    runs = summary.runs
+    marks: dict[tuple[str, str], str] = {}
+    for (regime, method), grp in runs.groupby(["regime", "method"]):
+        mark = ""
+        if "tuning" in grp and (grp["tuning"].fillna("") != "").any():
+            mark += TUNED
+        if "selection" in grp and (grp["selection"] == "best-test").any():
+            mark += TEST_SELECTED
+        if mark:
+            marks[(str(regime), str(method))] = mark
+    return marks
+
+
+def tuning_lines(summary: Summary) -> list[str]:
+    """One line naming the tuned rows and their budget (none when nothing was tuned)."""
+    runs = summary.runs
+    if "tuning" not in runs:
+        return []
+    tuned = runs[runs["tuning"].fillna("") != ""]
+    if tuned.empty:
+        return []
+    budgets = sorted(set(tuned["tuning"]))
+    methods = ", ".join(sorted(set(tuned["method"])))
+    return [f"{TUNED} hyper-parameters chosen by bench tune (TPE + median pruning, score: "
+            f"validation Δm against SL): {methods}; budget per method: {'; '.join(budgets)}."]
 
 
 def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = False) -> TableView:
@@ -210,4 +279,4 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
     delta_metrics = [metric_column(m) for m in summary.metrics if m.primary]
     return TableView(summary.names, rows, columns, cells, summary.interval, footer, metric_cols,
                      delta_metrics, str(summary.baseline), bool(summary.baseline.regime),
-                     list(summary.protocol))
+                     row_marks(summary), protocol_text(summary), list(summary.setup))
