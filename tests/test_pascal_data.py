@@ -15,6 +15,8 @@ from scipy.io import savemat
 
 from bench.cli import main
 from bench.data.affine import warp_sample
+from bench.data.base import VALIDATE_SAMPLES, _spread
+from bench.data.check import cache_path, check_files
 from bench.data.pascal_context import PascalContext
 from bench.errors import BenchError, DatasetError
 from bench.regimes import parse_regime
@@ -195,3 +197,69 @@ def test_synthetic_pascal_is_written_in_the_real_layout(tmp_path):
             # parts lie on person pixels (VOC class 15)
             assert (labels["semseg"][labels["human_parts"] > 0] == 15).all()
         assert ((labels["saliency"][0] > 0) == (labels["semseg"] > 0)).float().mean() > 0.9
+
+
+@pytest.fixture(scope="module")
+def pascal16(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = write_pascal(tmp_path_factory.mktemp("pascal16") / "pascal_context", n_train=16,
+                        n_val=4, h=24, w=32)
+    assert not {2, 5, 7} & set(_spread(16, VALIDATE_SAMPLES))  # the layout check skips them
+    return root
+
+
+def test_the_full_data_check_validates_every_label_through_its_task(pascal16, tmp_path, capsys):
+    root = broken_copy(pascal16, tmp_path)
+    train = PascalContext.image_ids(root, "train")
+    semseg = root / "semseg" / "pascal-context" / f"{train[2]}.png"
+    Image.fromarray(np.full((24, 32), 40, np.uint8)).save(semseg)  # class 40 of 21
+    saliency = root / "sal_distill" / f"{train[5]}.png"
+    Image.fromarray(np.zeros((12, 32), np.uint8)).save(saliency)  # half the image's height
+    label_map = root / "pascal-context" / "trainval" / f"{train[7]}.mat"
+    savemat(label_map, {"LabelMap": np.zeros((24, 16), np.uint16)})  # edges' source: too narrow
+    PascalContext.check_layout(root)  # the sampled images are fine
+    result = check_files(PascalContext, root, (512, 512), {"train": 16, "val": 4})
+    assert result.files == 20 * 6 and result.checked == 20 * 6
+    problems = dict(result.problems)
+    assert sorted(problems) == sorted([semseg, saliency, label_map])
+    assert "label values out of range" in problems[semseg]
+    assert "expected (24, 32)" in problems[saliency]
+    assert "LabelMap is 24×16 but the image is 24×32" in problems[label_map]
+    assert main(["data", "check", "--dataset", "pascal_context", "--data-root", str(tmp_path),
+                 "--results", str(tmp_path / "results")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "3 files fail the data check" in err and "Traceback" not in err
+    for path in (semseg, saliency, label_map):
+        assert str(path) in err
+    assert "label values out of range" in err and "expected (24, 32)" in err
+    assert "ImageSets/Context" in err  # the expected layout, to fix it
+
+
+def test_the_full_data_check_is_cached_per_image(pascal16, tmp_path):
+    root = broken_copy(pascal16, tmp_path)
+    cache = cache_path(tmp_path / "results", PascalContext, root)
+    counts = {"train": 16, "val": 4}
+    assert check_files(PascalContext, root, (512, 512), counts, cache).checked == 120
+    again = check_files(PascalContext, root, (512, 512), counts, cache)
+    assert (again.checked, again.cached) == (0, 120)
+    train = PascalContext.image_ids(root, "train")
+    bad = root / "normals_distill" / f"{train[5]}.png"
+    Image.fromarray(np.zeros((24, 32), np.uint8)).save(bad)  # grey, not RGB
+    third = check_files(PascalContext, root, (512, 512), counts, cache)
+    assert (third.checked, third.cached) == (6, 114)  # only that image's six files
+    assert [p for p, _ in third.problems] == [bad]
+
+
+def test_a_run_reads_the_split_file_with_the_training_ids(pascal_root, tmp_path):
+    from bench.engine.build import run_mask
+    from bench.splits import carve_validation
+
+    ids = PascalContext.image_ids(pascal_root, "train")
+    path = tmp_path / "split.npy"
+    np.save(path, {"semseg": ids[:2], "human_parts": [ids[2]], "normals": [ids[3]],
+                   "sal": [ids[4]], "edge": [ids[5]]}, allow_pickle=True)
+    config = {"regime": f"file:{path}", "execution": {"data_root": str(pascal_root)},
+              "dataset": {"fingerprint": {"sizes": {"train": 6}}}}
+    split = carve_validation(6, 0.2, 0)
+    mask = run_mask(config, PascalContext, split, seed=0)
+    expected = np.eye(5, dtype=bool)[[0, 0, 1, 2, 3, 4]]
+    np.testing.assert_array_equal(mask, expected[split.train])

@@ -32,6 +32,16 @@ def test_ods_f_of_a_hand_made_edge_map():
     assert ods_f(counts, 9) == pytest.approx(400 / 7)
 
 
+def test_ods_f_matches_within_the_standard_tolerance_only():
+    # 0.0075 × the diagonal of a 128×128 image ≈ 1.36 px: an edge one pixel off is found, one
+    # three pixels off is not (precision and recall 0)
+    gt = line_map()
+    assert ods_f(edge_counts(line_map(col=65), gt, 0.0075, 9), 9) == pytest.approx(100.0)
+    assert ods_f(edge_counts(line_map(col=67), gt, 0.0075, 9), 9) == 0.0
+    # a looser tolerance (0.02 × 181 ≈ 3.6 px) finds it
+    assert ods_f(edge_counts(line_map(col=67), gt, 0.02, 9), 9) == pytest.approx(100.0)
+
+
 def test_ods_f_picks_the_best_threshold_and_ignores_missing_pixels():
     gt = line_map()
     pred = line_map(value=0.8)
