@@ -144,7 +144,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.action == "synth":
         if not hasattr(ds, "prepare") or not hasattr(ds, "is_current"):
             raise BenchError(f"'{ds.name}' is not a synthetic dataset; nothing to generate.",
-                             "Synthetic sets: synthetic-nyuv2, synthetic-cityscapes.")
+                             "Synthetic sets: synthetic-nyuv2, synthetic-cityscapes, synthetic-pascal.")
         import time
 
         t0 = time.perf_counter()
@@ -183,16 +183,18 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if height % 32 or width_px % 32:
         raise BenchError(f"--size {args.size} is not divisible by 32 (SegNet).")
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    arch = args.arch or _default_arch(ds)
     err = Console(stderr=True, emoji=False)
-    err.print(f"perf: {ds.name} tasks, {height}×{width_px}, batch {args.batch}, width "
+    err.print(f"perf: {ds.name} tasks, {arch}, {height}×{width_px}, batch {args.batch}, width "
               f"{args.width}, regime {args.regime}, {device}, {torch.get_num_threads()} threads")
     results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
                       width_px=width_px, regime=args.regime, steps=args.steps,
                       rounds=args.rounds, warmup=args.warmup, device=device,
-                      progress=lambda text: err.print(f"  {text}"))
+                      progress=lambda text: err.print(f"  {text}"), arch=arch)
     base = results[0]
-    table = Table(title=f"Training step time relative to SL ({ds.name}, {height}×{width_px}, "
-                        f"batch {args.batch}, width {args.width}, {args.regime}, {device})",
+    table = Table(title=f"Training step time relative to SL ({ds.name}, {arch}, "
+                        f"{height}×{width_px}, batch {args.batch}, width {args.width}, "
+                        f"{args.regime}, {device})",
                   title_justify="left", header_style="bold")
     for col in ("method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
                 "time ratio / FLOP ratio"):
@@ -205,12 +207,20 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps({
             "dataset": ds.name, "size": [height, width_px], "batch": args.batch,
-            "width": args.width, "regime": args.regime, "device": device,
+            "width": args.width, "arch": arch, "regime": args.regime, "device": device,
             "threads": torch.get_num_threads(),
             "results": [{"method": r.method, "step_s": r.step_s, "steps": r.steps,
                          "flops": r.flops, "time_ratio": r.ratio(base),
                          "flop_ratio": r.flop_ratio(base)} for r in results]}, indent=1))
     return 0
+
+
+def _default_arch(ds: type) -> str:
+    """``model.arch`` of the dataset's default profile (``segnet`` when it names none)."""
+    from bench.profiles import resolve_profile
+
+    profile = resolve_profile(ds.default_profile, list(getattr(ds, "profile_keys", (ds.name,))))
+    return str(profile.get("model", {}).get("arch") or "segnet")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="synthetic-nyuv2", help="whose tasks to use")
     p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--width", type=float, default=1.0, help="SegNet width multiplier (default 1)")
+    p.add_argument("--width", type=float, default=1.0, help="network width multiplier (default 1)")
+    p.add_argument("--arch", help="backbone (segnet, resnet18_aspp; default: the dataset's "
+                                  "default profile's model.arch)")
     p.add_argument("--regime", default="onelabel", help="label mask of the batch")
     p.add_argument("--steps", type=int, default=3, help="timed steps per method per round")
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds")

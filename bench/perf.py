@@ -72,15 +72,17 @@ def _wrappers(model: torch.nn.Module) -> OptimWrapper | OptimWrapperDict:
 
 def measure(methods: list[str], dataset: str, *, width: float, batch: int, height: int,
             width_px: int, regime: str, steps: int, rounds: int, warmup: int,
-            device: str = "cpu", progress: Callable[[str], None] | None = None
-            ) -> list[PerfResult]:
-    """Median training-step time and FLOPs per method on one shared batch."""
+            device: str = "cpu", progress: Callable[[str], None] | None = None,
+            arch: str | None = None) -> list[PerfResult]:
+    """Median training-step time and FLOPs per method on one shared batch (backbone ``arch``,
+    SegNet when ``None``)."""
     tasks = get_dataset(dataset).build_tasks()
     data = random_batch(tasks, batch, height, width_px, regime)
     models, wrappers, flops = {}, {}, {}
     for name in methods:
         torch.manual_seed(0)
-        model = METHODS.build({"type": name, "tasks": tasks, "width": width}).to(device).train()
+        model = METHODS.build({"type": name, "tasks": tasks, "width": width,
+                               **({"arch": arch} if arch else {})}).to(device).train()
         models[name], wrappers[name] = model, _wrappers(model)
         for _ in range(warmup):
             model.train_step(data, wrappers[name])

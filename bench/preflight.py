@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from bench.data.base import LayoutInfo
 from bench.data.check import DataCheck, cache_path, require_valid
 from bench.errors import BenchError
-from bench.regimes import parse_regime, training_mask
 from bench.registry import get_dataset
 
 if TYPE_CHECKING:
@@ -45,16 +44,12 @@ def verify_plan(runs: Sequence[PlannedRun], layout: LayoutInfo,
 
 def check_masks(runs: Sequence[PlannedRun]) -> None:
     """Draw every run's label mask; a regime that cannot make one names the run."""
-    from bench.engine.build import training_split
+    from bench.engine.build import run_mask, training_split
 
     for run in runs:
-        config = run.config
-        names = list(get_dataset(run.spec.dataset).task_names())
-        split = training_split(config)
         try:
-            training_mask(parse_regime(config["regime"]), split.train,
-                          int(config["dataset"]["fingerprint"]["sizes"]["train"]), names,
-                          run.spec.seed)
+            run_mask(run.config, get_dataset(run.spec.dataset), training_split(run.config),
+                     run.spec.seed)
         except BenchError as exc:
             raise BenchError(f"Run {run.spec.label()}: {exc.message}", exc.hint) from None
 

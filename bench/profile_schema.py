@@ -2,9 +2,12 @@
 
 A profile (and every ``--set KEY=VALUE``) is validated against :data:`SCHEMA`: an unknown key
 names the closest valid one (``train.epoch`` → ``train.epochs``), a value of the wrong type or
-range says what was expected. Optimisers and schedulers are checked against the signature of
-their ``torch.optim`` class; method options against the constructor of the registered method
-(:func:`method_option_types`). Validation raises :class:`~bench.errors.BenchError` (exit 2).
+range says what was expected. Optimisers are checked against the signature of their
+``torch.optim`` class, schedulers against the mmengine parameter scheduler the engine builds
+(``mmengine.optim.scheduler``: ``StepLR``, ``PolyLR``, …; an argument set to null is left out, so
+a dataset section can switch the type, e.g. PASCAL-Context's PolyLR over the base StepLR);
+method options against the constructor of the registered method (:func:`method_option_types`).
+Validation raises :class:`~bench.errors.BenchError` (exit 2).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import mmengine.optim.scheduler as mm_schedulers
 import torch
 
 from bench.errors import BenchError
@@ -113,6 +117,20 @@ def text(nullable: bool = False) -> Field:
     return Field(check, expected)
 
 
+def architecture() -> Field:
+    """``model.arch``: a backbone of :data:`bench.nets.arch.ARCHITECTURES`, or null (SegNet)."""
+    from bench.nets.arch import ARCHITECTURES
+
+    names = tuple(ARCHITECTURES)
+    field_ = choice(*names)
+
+    def check(key: str, v: Any) -> None:
+        if v is not None:
+            field_.check(key, v)
+
+    return Field(check, field_.expected + " or null")
+
+
 def image_size() -> Field:
     expected = "[H, W], two positive integers divisible by 32 (SegNet's five 2× poolings), or null"
 
@@ -134,7 +152,8 @@ def torch_class(module: Any, what: str, nullable: bool) -> Field:
     def check_partial(key: str, v: Any) -> None:
         if isinstance(v, dict) and "type" not in v:
             for arg, value in v.items():
-                if not (_is_number(value) or isinstance(value, (bool, str, list))):
+                if value is not None and not (_is_number(value)
+                                              or isinstance(value, (bool, str, list))):
                     _fail(f"{key}.{arg}", value, "a number, string, boolean or list")
             return
         check(key, v)
@@ -152,12 +171,13 @@ def torch_class(module: Any, what: str, nullable: bool) -> Field:
                              f"in {module.__name__}.",
                              (f"Did you mean '{close[0]}'? " if close else "")
                              + f"Use a class name of {module.__name__}.")
-        params = inspect.signature(cls).parameters
+        params = _init_parameters(cls)
+        hidden = ("params", "optimizer", "self", "param_name")
         for arg, value in v.items():
-            if arg == "type":
+            if arg == "type" or value is None:  # null: left out of the built object
                 continue
-            if arg not in params or arg in ("params", "optimizer", "self"):
-                valid = [p for p in params if p not in ("params", "optimizer", "self")]
+            if arg not in params or arg in hidden:
+                valid = [p for p in params if p not in hidden]
                 close = difflib.get_close_matches(arg, valid, n=1, cutoff=0.5)
                 raise BenchError(f"Unknown argument {key}.{arg} of {v['type']}.",
                                  (f"Did you mean '{key}.{close[0]}'? " if close else "")
@@ -169,9 +189,26 @@ def torch_class(module: Any, what: str, nullable: bool) -> Field:
     return Field(check, expected, check_partial)
 
 
+def _init_parameters(cls: type) -> Mapping[str, inspect.Parameter]:
+    """The named constructor parameters of ``cls``: its signature's, or, behind a wrapper that
+    takes only ``*args, **kwargs`` (mmengine's schedulers), those of the first ``__init__`` up
+    its MRO that names its parameters."""
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    for owner in (cls, *(c.__init__ for c in cls.__mro__ if "__init__" in vars(c))):
+        try:
+            params = inspect.signature(owner).parameters
+        except (TypeError, ValueError):
+            continue
+        if any(p.kind not in variadic and p.name not in ("self", "optimizer")
+               for p in params.values()):
+            return params
+    return {}
+
+
 #: every key a profile section may hold (a nested dict of :class:`Field` s)
 SCHEMA: dict[str, Any] = {
-    "model": {"width": number(0, open_low=True)},
+    "model": {"width": number(0, open_low=True), "arch": architecture(),
+              "pretrained": text(nullable=True)},
     "data": {
         "size": image_size(),
         "limit": {"train": integer(1, nullable=True), "val": integer(1, nullable=True)},
@@ -186,7 +223,7 @@ SCHEMA: dict[str, Any] = {
         "augment": boolean(),
         "num_workers": integer(0),
         "optimizer": torch_class(torch.optim, "optimizer", nullable=False),
-        "scheduler": torch_class(torch.optim.lr_scheduler, "scheduler", nullable=True),
+        "scheduler": torch_class(mm_schedulers, "scheduler", nullable=True),
         "loss_reduction": choice("official", "paper"),
         "selection": choice("last", "best-val", "best-test"),
         "diverge_above": number(0, open_low=True),

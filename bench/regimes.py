@@ -15,9 +15,11 @@ A regime turns ``(number of images N, task names, seed)`` into a boolean mask ``
     one label per image, imbalanced: task ``k`` labels a fraction ``a_k / Σa`` of the images
     (``ratio:1:9`` on Cityscapes = 10 % segmentation-only, 90 % depth-only images, Table 4).
 ``file:PATH``
-    an official MTPSL split file: ``.pth`` with ``{'labels_weights': FloatTensor[N, K]}``.
-    ``PATH`` is a path, or the name of a split shipped in ``bench/data/splits``
-    (e.g. ``file:nyuv2_onelabel.pth``).
+    an official MTPSL split file: ``.pth`` with ``{'labels_weights': FloatTensor[N, K]}`` (rows
+    = training images by index), or ``.npy`` with a dict task → list of image ids (PASCAL-Context,
+    :mod:`bench.id_splits`; needs the dataset's training ids). ``PATH`` is a path, or the name of
+    a split shipped in ``bench/data/splits`` (e.g. ``file:nyuv2_onelabel.pth``,
+    ``file:pascal_onelabel.npy``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ REGIME_KINDS = {
     "onelabel": "each image keeps exactly one task label, tasks balanced",
     "randomlabels": "each image keeps 1…K-1 task labels, chosen at random",
     "ratio:a:b[:…]": "one label per image, task k labels a fraction a_k/Σa of the images",
-    "file:PATH": "official MTPSL split file (.pth labels_weights [N, K])",
+    "file:PATH": "official MTPSL split file (.pth labels_weights [N, K], or .npy task → ids)",
 }
 
 
@@ -69,8 +71,14 @@ class Regime:
             return "file_" + re.sub(r"[^A-Za-z0-9]+", "_", self.path.stem if self.path else "")
         return self.kind
 
-    def mask(self, n: int, tasks: list[str] | tuple[str, ...], seed: int) -> np.ndarray:
-        """The boolean label mask ``[n, len(tasks)]`` of this regime."""
+    def mask(self, n: int, tasks: list[str] | tuple[str, ...], seed: int,
+             ids: list[str] | None = None, file_keys: dict[str, str] | None = None
+             ) -> np.ndarray:
+        """The boolean label mask ``[n, len(tasks)]`` of this regime.
+
+        ``ids`` (the first ``n`` training image ids, in index order) and ``file_keys`` (task name
+        → key in the file) are needed only by split files that name images (``.npy``).
+        """
         k = len(tasks)
         rng = np.random.default_rng([seed, 0x5E6])
         if self.kind == "full":
@@ -89,7 +97,7 @@ class Regime:
             return _one_label(n, r / r.sum(), rng)
         if self.path is None:
             raise BenchError(f"Regime '{self.name}' has no split file.")
-        return load_split_file(self.path, n, tasks)
+        return load_split_file(self.path, n, tasks, ids, file_keys)
 
 
 def _fmt(x: float) -> str:
@@ -157,16 +165,25 @@ def _random_labels(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     raise BenchError(f"Could not draw a random-label mask where every task is labelled (n={n}).")
 
 
-def load_split_file(path: Path, n: int, tasks: list[str] | tuple[str, ...]) -> np.ndarray:
-    """Read an official MTPSL ``.pth`` split (``{'labels_weights': [N, K]}``) and validate it."""
+def load_split_file(path: Path, n: int, tasks: list[str] | tuple[str, ...],
+                    ids: list[str] | None = None, file_keys: dict[str, str] | None = None
+                    ) -> np.ndarray:
+    """Read an official MTPSL split (``.pth`` ``{'labels_weights': [N, K]}``, or ``.npy`` task →
+    image ids) and validate it."""
     import torch
 
     k = len(tasks)
-    shipped = ", ".join(sorted(p.name for p in SPLITS_DIR.glob("*.pth")))
+    shipped = ", ".join(sorted(p.name for p in SPLITS_DIR.glob("*.pth"))
+                        + sorted(p.name for p in SPLITS_DIR.glob("*.npy")))
     if not path.is_file():
         raise BenchError(f"Split file not found: {path}",
-                         f"Give a path to an MTPSL .pth split, or one shipped with the harness: "
+                         f"Give a path to an MTPSL split file, or one shipped with the harness: "
                          f"{shipped}.")
+    if path.suffix == ".npy":
+        from bench.id_splits import id_split_mask
+
+        mask = id_split_mask(path, tasks, ids, file_keys)[:n]
+        return _check_every_image_labelled(path, mask)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
@@ -185,7 +202,10 @@ def load_split_file(path: Path, n: int, tasks: list[str] | tuple[str, ...]) -> n
             "Use the split file made for this dataset.")
     if not np.isin(w, (0, 1)).all():
         raise BenchError(f"Split file {path}: labels_weights must hold only 0 and 1.")
-    mask = w.astype(bool)
+    return _check_every_image_labelled(path, w.astype(bool))
+
+
+def _check_every_image_labelled(path: Path, mask: np.ndarray) -> np.ndarray:
     if not mask.any(1).all():
         bad = int((~mask.any(1)).sum())
         raise BenchError(f"Split file {path}: {bad} images keep no label at all.",
@@ -194,18 +214,23 @@ def load_split_file(path: Path, n: int, tasks: list[str] | tuple[str, ...]) -> n
 
 
 def training_mask(regime: Regime, train_indices: np.ndarray, n_files: int,
-                  tasks: list[str] | tuple[str, ...], seed: int) -> np.ndarray:
+                  tasks: list[str] | tuple[str, ...], seed: int,
+                  ids: list[str] | None = None, file_keys: dict[str, str] | None = None
+                  ) -> np.ndarray:
     """The label mask ``[len(train_indices), K]`` of the images a run trains on.
 
     A generated regime draws its mask for those images. An official split file indexes every
-    image of the training folder (``n_files`` rows): its rows of the trained images are kept, so
-    the images carved out for validation take their labels out of training entirely (the record's
-    ``mask.per_task`` gives the label counts that remain).
+    image of the training folder (``n_files`` rows; a ``.npy`` split names them by id, ``ids``
+    being the folder's training ids in index order and ``file_keys`` the file's task keys): its
+    rows of the trained images are kept, so the images carved out for validation take their
+    labels out of training entirely (the record's ``mask.per_task`` gives the label counts that
+    remain).
     """
     if regime.kind == "file":
         if regime.path is None:
             raise BenchError(f"Regime '{regime.name}' has no split file.")
-        return load_split_file(regime.path, n_files, tasks)[np.asarray(train_indices)]
+        return load_split_file(regime.path, n_files, tasks, ids,
+                               file_keys)[np.asarray(train_indices)]
     return regime.mask(len(train_indices), tasks, seed)
 
 

@@ -20,7 +20,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
-from bench.nets import SegNet
+from bench.nets.arch import get_architecture
 from bench.tasks import Task
 from bench.weighting import build_weighting, loss_matrix
 
@@ -72,16 +72,22 @@ class PartialLabelMethod(BaseModel):
     #: the data loader adds a second random scale-crop view (``batch['view2']``)
     needs_second_view: ClassVar[bool] = False
     #: constructor arguments the engine fills from the config's other sections (tasks from the
-    #: dataset, width from ``model``, reduction from ``train.loss_reduction``); every other
-    #: argument is a method option, resolved with its default into the run's identity
-    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction")
+    #: dataset, width, arch and pretrained from ``model``, reduction from
+    #: ``train.loss_reduction``); every other argument is a method option, resolved with its
+    #: default into the run's identity
+    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction", "arch",
+                                              "pretrained")
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 reduction: str = "official") -> None:
+                 reduction: str = "official", arch: str | None = None,
+                 pretrained: str | None = None) -> None:
         super().__init__()
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
         self.reduction = reduction
+        #: the backbone (``model.arch``): builds the network and the mappings that match it
+        self.architecture = get_architecture(arch)
+        self.pretrained = pretrained
         self.net = self.build_network(width)
         self.weighting_name = weighting
         self.weighting = build_weighting(weighting, reduction)
@@ -91,8 +97,9 @@ class PartialLabelMethod(BaseModel):
         self.rampup_epochs = 0.0
 
     def build_network(self, width: float) -> nn.Module:
-        """The network: ``forward(image) → (predictions per task, shared feature)``."""
-        return SegNet(self.tasks, width=width)
+        """The network: ``forward(image) → (predictions per task, shared feature)``, of the
+        method's architecture (SegNet unless ``arch`` names another, see :mod:`bench.nets.arch`)."""
+        return self.architecture.network(self.tasks, width, self.pretrained)
 
     # -- mmengine entry points ------------------------------------------------------------------
     def forward(self, image: torch.Tensor, labels: dict[str, torch.Tensor] | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -93,10 +94,10 @@ class ContrastiveLoss(JointMappingMethod):
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
                  reduction: str = "official", shuffle_targets: bool = False,
-                 rampup_epochs: float = 0.0) -> None:
+                 rampup_epochs: float = 0.0, **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs)
+                         rampup_epochs=rampup_epochs, **network)
         self.margin = float(margin)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:

@@ -137,8 +137,9 @@ class CrossTaskMethod(PartialLabelMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, reduction: str = "official",
-                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0, **network: Any) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction,
+                         **network)
         self.base_con_weight = float(con_weight)
         self.shuffle_targets = bool(shuffle_targets)
         self.rampup_epochs = float(rampup_epochs)
@@ -178,12 +179,12 @@ class JointMappingMethod(CrossTaskMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
-                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0,
+                 **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs)
-        self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
-                                        cond=cond)
+                         rampup_epochs=rampup_epochs, **network)
+        self.mapping: CrossTaskMapping = self.architecture.joint_mapping(self.tasks, width, cond)
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -241,8 +242,9 @@ class PairwiseMappingMethod(CrossTaskMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, reduction: str = "official",
-                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0,
+                 **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs)
-        self.maps = PairwiseMaps(self.tasks, width)
+                         rampup_epochs=rampup_epochs, **network)
+        self.maps = PairwiseMaps(self.tasks, width, self.architecture)

@@ -12,7 +12,7 @@ from torch import nn
 from torch.func import functional_call
 
 from bench.metadata import MethodInfo
-from bench.nets.segnet import init_weights, segnet_filters
+from bench.nets.segnet import init_weights
 from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from methods.base import TrainingViews, joint_step
@@ -96,11 +96,12 @@ class DiscriminatorLoss(JointMappingMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
-                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0,
+                 **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs)
-        self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
+                         rampup_epochs=rampup_epochs, **network)
+        self.discriminator = PairDiscriminator(self.mapping.out_channels)
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -68,8 +69,10 @@ class SemiSupervised(PartialLabelMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
                  crop_scales: Sequence[float] = (1.2, 1.5), con_weight: float = 1.0,
-                 rampup_epochs: float = 0.0, reduction: str = "official") -> None:
-        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
+                 rampup_epochs: float = 0.0, reduction: str = "official",
+                 **network: Any) -> None:
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction,
+                         **network)
         self.crop_scales = tuple(float(c) for c in crop_scales)
         self.con_weight = float(con_weight)
         self.rampup_epochs = float(rampup_epochs)

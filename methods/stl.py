@@ -9,17 +9,20 @@ import torch
 from torch import nn
 
 from bench.metadata import MethodInfo
-from bench.nets import SegNet
+from bench.nets.arch import Architecture, get_architecture
 from bench.registry import register_method
 from bench.tasks import Task
 from methods.base import PartialLabelMethod
 
 
 class SingleTaskNets(nn.ModuleDict):
-    """One single-task SegNet per task; ``forward`` returns every task's prediction (no feature)."""
+    """One single-task network per task; ``forward`` returns every task's prediction (no feature)."""
 
-    def __init__(self, tasks: Sequence[Task], width: float) -> None:
-        super().__init__({t.name: SegNet([t], width=width) for t in tasks})
+    def __init__(self, tasks: Sequence[Task], width: float,
+                 architecture: Architecture | None = None,
+                 pretrained: str | None = None) -> None:
+        arch = architecture or get_architecture(None)
+        super().__init__({t.name: arch.network([t], width, pretrained) for t in tasks})
 
     def forward(self, image: torch.Tensor) -> tuple[dict[str, torch.Tensor], None]:
         return {name: net(image)[0][name] for name, net in self.items()}, None
@@ -43,14 +46,14 @@ class SingleTaskLearning(PartialLabelMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
-                 reduction: str = "official") -> None:
+                 reduction: str = "official", **network: Any) -> None:
         if weighting != "uniform":
             raise ValueError(f"STL trains independent networks: weighting {weighting!r} has "
                              "no meaning for it")
-        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
+        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction, **network)
 
     def build_network(self, width: float) -> nn.Module:
-        return SingleTaskNets(self.tasks, width)
+        return SingleTaskNets(self.tasks, width, self.architecture, self.pretrained)
 
     def loss(self, image: torch.Tensor, labels: dict[str, torch.Tensor], mask: torch.Tensor,
              view2: dict[str, Any] | None) -> dict[str, torch.Tensor]:

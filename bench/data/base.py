@@ -9,7 +9,12 @@ A subclass states its tasks, the folder of each task, the official split sizes, 
 resolution, its augmentation and where the data comes from. :meth:`DenseDataset.check_layout`
 validates a root's structure (and a few samples) before any training starts and raises
 :class:`DatasetError` naming the path, what was expected and how to get the data;
-:mod:`bench.data.check` then checks the content of every file the planned runs read.
+:mod:`bench.data.check` then checks the content of every file the planned runs read. An adapter
+of another on-disk layout (PASCAL-Context: JPEG / PNG / ``.mat`` files named by image id)
+overrides the hooks :meth:`~DenseDataset.check_layout`, :meth:`~DenseDataset.expected_layout`,
+:meth:`~DenseDataset.split_size`, :meth:`~DenseDataset.image_ids`,
+:meth:`~DenseDataset.load`, :meth:`~DenseDataset.check_units` and, for another augmentation,
+:meth:`~DenseDataset.build_augmenter`; the sample pipeline and the data check stay the same.
 
 A sample is ``{'image': [3,H,W], 'labels': {task: label}, 'label_mask': bool[K], 'index': i}``,
 plus ``'view2'`` (a second random scale-crop of the augmented image, with its labels) for methods
@@ -144,6 +149,15 @@ class DenseDataset(Dataset):
         return check_sample(cls, root, split, i, tasks, shape)
 
     @classmethod
+    def check_units(cls, root: Path, hw: tuple[int, int],
+                    counts: dict[str, int]) -> list[Any]:
+        """The units of the full data check (:mod:`bench.data.check`) of the first
+        ``counts[split]`` samples of each split: one per ``.npy`` file by default."""
+        from bench.data.check import npy_units
+
+        return npy_units(cls, Path(root), hw, counts)
+
+    @classmethod
     def _error(cls, root: Path, what: str) -> DatasetError:
         return DatasetError(
             f"Dataset '{cls.name}' at {root}: {what}",
@@ -168,14 +182,15 @@ class DenseDataset(Dataset):
         self.size = tuple(size) if size else None
         self.seed = seed
         if indices is None:
-            indices = range(len([f for f in os.listdir(self.root / split / "image")
-                                 if _NPY.match(f)]))
+            indices = range(self.split_size(self.root, split))
         self.indices = [int(i) for i in indices]
         self.n = len(self.indices)
         if mask is not None and mask.shape != (self.n, len(self.tasks)):
             raise DatasetError(f"Label mask of shape {mask.shape} does not fit {self.n} images × "
                                f"{len(self.tasks)} tasks of '{self.name}' {split}.")
         self.mask = mask
+        #: augmentation of the supervised view (the protocol's), and the second view's scale-crop
+        self.augmenter = self.build_augmenter()
         self.cropper = RandomScaleCrop(self.scales, flip=self.flip)
         self._cache: dict[int, tuple[torch.Tensor, dict[str, torch.Tensor]]] = {}
 
@@ -187,10 +202,23 @@ class DenseDataset(Dataset):
         """Dataset meta information handed to mmengine's evaluator."""
         return {"name": self.name, "tasks": [t.name for t in self.tasks], "split": self.split}
 
-    def read(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Image ``[3,H,W]`` and labels of sample ``i`` as stored (resized to ``size``)."""
-        if i in self._cache:
-            return self._cache[i]
+    @classmethod
+    def split_size(cls, root: Path, split: str) -> int:
+        """Number of images of ``split`` under ``root`` (files ``image/{i}.npy``)."""
+        return len([f for f in os.listdir(Path(root) / split / "image") if _NPY.match(f)])
+
+    @classmethod
+    def image_ids(cls, root: Path, split: str) -> list[str] | None:
+        """Names of the images of ``split`` in index order, for split files that name images;
+        ``None`` where images are known by their index only (the ``.npy`` layouts)."""
+        return None
+
+    def build_augmenter(self) -> Any:
+        """The training augmentation of the protocol: random scale-crop (+ flip) by default."""
+        return RandomScaleCrop(self.scales, flip=self.flip)
+
+    def load(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image ``[3,H,W]`` in [0, 1] and decoded labels of sample ``i`` as stored on disk."""
         d = self.root / self.split
         image = torch.from_numpy(np.ascontiguousarray(
             _load(d / "image" / f"{i}.npy", self.root, type(self)).transpose(2, 0, 1))).float()
@@ -198,6 +226,13 @@ class DenseDataset(Dataset):
         for task in self.tasks:
             arr = _load(d / self.folders[task.name] / f"{i}.npy", self.root, type(self))
             labels[task.name] = task.decode(arr)
+        return image, labels
+
+    def read(self, i: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Image ``[3,H,W]`` and labels of sample ``i`` as stored (resized to ``size``)."""
+        if i in self._cache:
+            return self._cache[i]
+        image, labels = self.load(i)
         if self.size:
             image, labels = resize_sample(image, labels, self.tasks, self.size)
         if self.cache_in_memory:
@@ -215,7 +250,7 @@ class DenseDataset(Dataset):
         sample: dict[str, Any] = {"index": index}
         rng = np.random.default_rng([self.seed, epoch, index, 0xA06])
         if self.augment:
-            image, labels = self.cropper(rng, image, labels, self.tasks)
+            image, labels = self.augmenter(rng, image, labels, self.tasks)
         keep = self.mask[position] if self.mask is not None else np.ones(len(self.tasks), bool)
         sample["image"] = image
         sample["labels"] = self._blank(labels, keep)

@@ -8,7 +8,12 @@ resolution, finite and in [0, 1]; each label is numeric and passes its task's
 file is named with its problem (:class:`~bench.errors.DatasetError`, exit 2), so no run trains on
 or is evaluated on bad data, and NaN in the data can never end a run as ``diverged``.
 
-Results are cached per file by ``(size, mtime)``: a second ``bench run`` reads only the files
+The files are checked in *units*: one file each for the ``.npy`` layouts (:func:`npy_units`); an
+adapter whose labels are derived from several files (PASCAL-Context: edges and the normals mask
+come from the ``LabelMap``) checks each image with all its files as one unit
+(:meth:`DenseDataset.check_units`), each label still through its task's ``check_array``.
+
+Results are cached per unit by the ``(size, mtime)`` of its files: a second ``bench run`` reads only the files
 that changed. The cache is a JSON file per dataset root under the *results* folder
 (``RESULTS/.cache/datacheck/``), not under the data root: data roots are often shared and
 read-only, the results folder is always writable by whoever runs the harness, and nothing is ever
@@ -22,7 +27,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,7 +138,7 @@ class DataCheck:
 def _identity(cls: DenseDataset, root: Path, hw: tuple[int, int]) -> dict[str, Any]:
     tasks = cls.build_tasks()
     return {"version": CHECK_VERSION, "dataset": cls.name, "root": str(Path(root).resolve()),
-            "hw": list(hw), "tasks": [[t.name, cls.folders[t.name], t.describe_array()]
+            "hw": list(hw), "tasks": [[t.name, cls.folders.get(t.name, ""), t.describe_array()]
                                       for t in tasks]}
 
 
@@ -156,9 +161,19 @@ def _load_cache(path: Path | None, identity: dict[str, Any]) -> dict[str, list[i
     return files if isinstance(files, dict) else {}
 
 
+@dataclass(frozen=True)
+class CheckUnit:
+    """Files checked, and cached, together: their paths relative to the root, and the check
+    that reads them and returns every problem found (``(path, problem)``; empty: all valid)."""
+
+    key: str
+    paths: tuple[str, ...]
+    check: Callable[[], list[tuple[Path, str]]]
+
+
 def files_to_read(cls: DenseDataset, counts: dict[str, int]) -> list[tuple[str, str | None]]:
     """``(relative path, task name or None for the image)`` of the first ``counts[split]``
-    samples of each split."""
+    samples of each split (the ``.npy`` layouts)."""
     out = []
     tasks = cls.build_tasks()
     for split, n in counts.items():
@@ -168,51 +183,77 @@ def files_to_read(cls: DenseDataset, counts: dict[str, int]) -> list[tuple[str, 
     return out
 
 
+def npy_units(cls: DenseDataset, root: Path, hw: tuple[int, int],
+              counts: dict[str, int]) -> list[CheckUnit]:
+    """One unit per file of :func:`files_to_read`: the image checked by :func:`image_problem`
+    at the dataset's resolution ``hw``, a label by :func:`label_problem` of its task."""
+    tasks = {t.name: t for t in cls.build_tasks()}
+
+    def unit(rel: str, task: str | None) -> CheckUnit:
+        def check() -> list[tuple[Path, str]]:
+            array, problem = read_array(root / rel)
+            if array is not None:
+                problem = (image_problem(array, hw) if task is None
+                           else label_problem(tasks[task], array, hw))
+            return [(root / rel, problem)] if problem else []
+        return CheckUnit(rel, (rel,), check)
+
+    return [unit(rel, task) for rel, task in files_to_read(cls, counts)]
+
+
+def _stamp(root: Path, paths: Sequence[str]) -> tuple[list[int] | None, list[tuple[Path, str]]]:
+    """``[size, mtime_ns]`` of each file (flattened), or the missing files as problems."""
+    stamp: list[int] = []
+    missing = []
+    for rel in paths:
+        try:
+            st = os.stat(root / rel)
+        except OSError:
+            missing.append((root / rel, "file is missing"))
+            continue
+        stamp += [st.st_size, st.st_mtime_ns]
+    return (None, missing) if missing else (stamp, [])
+
+
 def check_files(cls: DenseDataset, root: Path, hw: tuple[int, int],
                 counts: dict[str, int], cache: Path | None = None,
                 workers: int | None = None) -> DataCheck:
     """Check the first ``counts[split]`` samples of each split under ``root`` (every file of
-    each), skipping files whose ``(size, mtime)`` passed before (``cache``: a file of
-    :func:`cache_path`, ``None``: no cache)."""
+    each, in the adapter's units, :meth:`DenseDataset.check_units`), skipping units whose files'
+    ``(size, mtime)`` passed before (``cache``: a file of :func:`cache_path`, ``None``: no
+    cache)."""
     t0 = time.perf_counter()
     root = Path(root)
     hw = (int(hw[0]), int(hw[1]))
     identity = _identity(cls, root, hw)
     known = _load_cache(cache, identity)
-    tasks = {t.name: t for t in cls.build_tasks()}
     result = DataCheck()
     passed: dict[str, list[int]] = {}
-    todo: list[tuple[str, str | None, list[int]]] = []
-    for rel, task in files_to_read(cls, counts):
-        result.files += 1
-        try:
-            st = os.stat(root / rel)
-        except OSError:
-            result.problems.append((root / rel, "file is missing"))
-            continue
-        stamp = [st.st_size, st.st_mtime_ns]
-        if known.get(rel) == stamp:
-            passed[rel] = stamp
-            result.cached += 1
+    todo: list[tuple[CheckUnit, list[int]]] = []
+    for unit in cls.check_units(root, hw, counts):
+        result.files += len(unit.paths)
+        stamp, missing = _stamp(root, unit.paths)
+        if stamp is None:
+            result.problems += missing
+        elif known.get(unit.key) == stamp:
+            passed[unit.key] = stamp
+            result.cached += len(unit.paths)
         else:
-            todo.append((rel, task, stamp))
+            todo.append((unit, stamp))
 
-    def check(item: tuple[str, str | None, list[int]]) -> tuple[str, list[int], str | None]:
-        rel, task, stamp = item
-        array, problem = read_array(root / rel)
-        if array is not None:
-            problem = (image_problem(array, hw) if task is None
-                       else label_problem(tasks[task], array, hw))
-        return rel, stamp, problem
+    def check(item: tuple[CheckUnit, list[int]]) -> tuple[CheckUnit, list[int],
+                                                          list[tuple[Path, str]]]:
+        unit, stamp = item
+        return unit, stamp, unit.check()
 
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for rel, stamp, problem in pool.map(check, todo, chunksize=16):
-            result.checked += 1
-            if problem:
-                result.problems.append((root / rel, problem))
+        for unit, stamp, problems in pool.map(check, todo, chunksize=16):
+            result.checked += len(unit.paths)
+            if problems:
+                result.problems += problems
             else:
-                passed[rel] = stamp
+                passed[unit.key] = stamp
     if cache is not None and result.checked:
         try:
             atomic_write_json(cache, {"identity": identity, "files": {**known, **passed}},

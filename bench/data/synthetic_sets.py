@@ -1,6 +1,7 @@
 """The built-in synthetic datasets: procedural ray-cast scenes written in the real layouts.
 
-``synthetic-nyuv2`` and ``synthetic-cityscapes`` are the NYUv2 / Cityscapes adapters reading data
+``synthetic-nyuv2``, ``synthetic-cityscapes`` and ``synthetic-pascal`` are the NYUv2 /
+Cityscapes / PASCAL-Context adapters reading data
 that :mod:`bench.data.synthetic` renders on first use (or with ``bench data synth``) into
 ``datasets/synthetic-*``, in exactly the on-disk layout of the real preprocessed sets.
 """
@@ -14,6 +15,7 @@ from typing import ClassVar
 
 from bench.data.cityscapes import Cityscapes
 from bench.data.nyuv2 import NYUv2
+from bench.data.pascal_context import PascalContext
 from bench.registry import DATASETS
 
 
@@ -91,3 +93,25 @@ class SyntheticCityscapes(SyntheticMixin, Cityscapes):
     default_seeds = (0,)
     source = ("Built in: generated on first use, or by "
               "`bench data synth --dataset synthetic-cityscapes`.")
+
+
+@DATASETS.register_module(name="synthetic-pascal")
+class SyntheticPascal(SyntheticMixin, PascalContext):
+    """Procedural PASCAL-like photographs in the PASCAL-Context layout (5 tasks), 64×64."""
+
+    name = "synthetic-pascal"
+    display = "synthetic PASCAL-Context"
+    profile_keys = ("pascal_context", "synthetic-pascal")
+    synth_kind = "pascal"
+    synth_sizes = {"train": 240, "val": 80}
+    synth_size = (64, 64)
+    native_size = (64, 64)
+    default_seeds = (0,)
+    source = ("Built in: generated on first use, or by "
+              "`bench data synth --dataset synthetic-pascal`.")
+
+    @classmethod
+    def manifest_expected(cls) -> dict:
+        from bench.data.synthetic.pascal import PASCAL_GENERATOR_VERSION
+
+        return {**super().manifest_expected(), "pascal_version": PASCAL_GENERATOR_VERSION}

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Sampler, default_collate
 
 from bench.data.base import DenseDataset
 from bench.errors import BenchError
+from bench.regimes import parse_regime, training_mask
 from bench.registry import METHODS, method_class
 from bench.splits import TrainingSplit, carve_validation
 
@@ -64,6 +65,20 @@ def training_split(config: dict[str, Any]) -> TrainingSplit:
                             int(v["seed"]))
 
 
+def run_mask(config: dict[str, Any], ds_cls: type[DenseDataset], split: TrainingSplit,
+             seed: int) -> np.ndarray:
+    """The label mask ``[len(split.train), K]`` of a run (:func:`bench.regimes.training_mask`);
+    a split file that names images (PASCAL-Context's ``.npy``) is read with the dataset's
+    training ids (``ImageSets/Context/train.txt``) and task keys."""
+    regime = parse_regime(config["regime"])
+    ids = (ds_cls.image_ids(Path(config["execution"]["data_root"]), "train")
+           if regime.kind == "file" else None)
+    return training_mask(regime, split.train,
+                         int(config["dataset"]["fingerprint"]["sizes"]["train"]),
+                         list(ds_cls.task_names()), seed, ids=ids,
+                         file_keys=getattr(ds_cls, "split_file_keys", None))
+
+
 def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split: TrainingSplit,
                       mask: np.ndarray, needs_second_view: bool) -> Loaders:
     """The loaders of a run (:class:`Loaders`); ``mask`` covers ``split.train``.
@@ -101,7 +116,14 @@ def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
     """The method of a resolved config: its options, plus what the engine fills in."""
     m = config["method"]
     return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
-                          "reduction": config["train"]["loss_reduction"], **m["options"]})
+                          "reduction": config["train"]["loss_reduction"],
+                          **network_options(config["model"]), **m["options"]})
+
+
+def network_options(model: dict[str, Any]) -> dict[str, Any]:
+    """``arch`` and ``pretrained`` of the config's ``model`` section, where set (SegNet and no
+    pretrained weights otherwise, so configs without them build exactly as before)."""
+    return {k: model[k] for k in ("arch", "pretrained") if model.get(k) is not None}
 
 
 def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
@@ -115,9 +137,11 @@ def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.o
 
 
 def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The param-scheduler config; keys a profile sets to null are left out, so a dataset
+    section can switch the scheduler type (PASCAL-Context: PolyLR instead of StepLR)."""
     if not cfg:
         return []
-    return [{"by_epoch": True, **cfg}]
+    return [{"by_epoch": True, **{k: v for k, v in cfg.items() if v is not None}}]
 
 
 def build_optimisation(method: torch.nn.Module, config: dict[str, Any]

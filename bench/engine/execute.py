@@ -37,6 +37,7 @@ from bench.engine.build import (
     build_method,
     build_optimisation,
     needs_second_view,
+    run_mask,
     training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
@@ -59,7 +60,7 @@ from bench.fileio import remove_stale_temps
 from bench.metrics import metric_key
 from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry
-from bench.regimes import mask_summary, pack_mask, parse_regime, training_mask
+from bench.regimes import mask_summary, pack_mask
 from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
 from bench.store import write_record
@@ -102,9 +103,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     tasks = ds_cls.build_tasks()
     names = [t.name for t in tasks]
     split = training_split(config)
-    mask = training_mask(parse_regime(config["regime"]), split.train,
-                         int(config["dataset"]["fingerprint"]["sizes"]["train"]), names,
-                         spec.seed)
+    mask = run_mask(config, ds_cls, split, spec.seed)
 
     record = Record(
         run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],

@@ -86,6 +86,7 @@ class MappingEncoder(nn.Module):
         super().__init__()
         f = segnet_filters(width)
         self.filters = f
+        self.out_channels = f[-1]
         self.k = len(input_channels)
         pairs = num_pairs(self.k)
         self.pred_encoder_source = nn.ModuleList([
@@ -99,6 +100,10 @@ class MappingEncoder(nn.Module):
                                        else _Stage(f[i + 1], pairs, cond))
         self.down_sampling = nn.MaxPool2d(kernel_size=2, stride=2)
 
+    def stages(self) -> list[nn.Module]:
+        """The modules whose outputs :meth:`CrossTaskMapping.stage_outputs` returns."""
+        return list(self.conv_block_enc)
+
     def forward(self, x: torch.Tensor, a: torch.Tensor | None) -> torch.Tensor:
         for enc, conv in zip(self.encoder_block, self.conv_block_enc, strict=True):
             x = self.down_sampling(conv(enc(x, a), a))
@@ -106,14 +111,21 @@ class MappingEncoder(nn.Module):
 
 
 class CrossTaskMapping(nn.Module):
-    """Maps (input task, task pair, dense input) rows to the joint pairwise space, batched."""
+    """Maps (input task, task pair, dense input) rows to the joint pairwise space, batched.
 
-    def __init__(self, input_channels: Sequence[int], width: float = 1.0, cond: bool = True
-                 ) -> None:
+    ``encoder`` replaces the SegNet mapping encoder by another backbone's (same interface:
+    ``pred_encoder_source`` input layers per task, ``forward(x, a)``, ``stages()``,
+    ``out_channels``; e.g. :class:`~bench.nets.resnet_mapping.ResNetMappingEncoder`).
+    """
+
+    def __init__(self, input_channels: Sequence[int], width: float = 1.0, cond: bool = True,
+                 encoder: nn.Module | None = None) -> None:
         super().__init__()
         self.k = len(input_channels)
         self.cond = cond
-        self.mapfns = MappingEncoder(input_channels, width, cond)
+        self.mapfns = encoder if encoder is not None else MappingEncoder(input_channels, width,
+                                                                         cond)
+        self.out_channels = int(self.mapfns.out_channels)
         init_weights(self)
         if cond:  # FiLM starts as the identity (γ = 1, β = 0), as in the official code
             for name, p in self.named_parameters():
@@ -160,7 +172,7 @@ class CrossTaskMapping(nn.Module):
         """Output of every encoder stage (before its pooling) for the given rows (figures)."""
         captured: list[torch.Tensor] = []
         hooks = [block.register_forward_hook(lambda _m, _i, out: captured.append(out.detach()))
-                 for block in self.mapfns.conv_block_enc]
+                 for block in self.mapfns.stages()]
         try:
             self(inputs, input_task, pair)
         finally:

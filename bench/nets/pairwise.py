@@ -1,12 +1,13 @@
 """One mapping network per ordered task pair (Direct-Map, Perceptual-Map; Zamir et al. 2020).
 
-:class:`PairwiseMaps` holds K(K−1) whole SegNets :math:`m^{s\\to t}` (encoder-decoder, as the paper
-says for these two baselines), each taking task ``s``'s encoded prediction
-(:meth:`~bench.tasks.Task.encode_prediction`, as for the joint mapping) and predicting in task
-``t``'s label space with ``t``'s head and activation. They have the width of the main network
-(so at CPU profiles they are as small as it is) and per-image normalisation
-(:class:`~bench.nets.norm.PerImageBatchNorm2d`), so mapping a batch of rows equals mapping them one
-at a time. Each network runs once per step over all rows of its pair.
+:class:`PairwiseMaps` holds K(K−1) whole networks :math:`m^{s\\to t}` of the method's backbone
+(:meth:`~bench.nets.arch.Architecture.pair_network`: SegNets, or ResNet-ASPPs on PASCAL-Context;
+encoder-decoders, as the paper says for these two baselines), each taking task ``s``'s encoded
+prediction (:meth:`~bench.tasks.Task.encode_prediction`, as for the joint mapping) and
+predicting in task ``t``'s label space with ``t``'s head and activation. They have the width of
+the main network (so at CPU profiles they are as small as it is). The SegNet ones normalise per
+image (:class:`~bench.nets.norm.PerImageBatchNorm2d`), so mapping a batch of rows equals mapping
+them one at a time. Each network runs once per step over all rows of its pair.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from bench.nets.norm import PerImageBatchNorm2d
-from bench.nets.segnet import SegNet
+from bench.nets.arch import Architecture, get_architecture
 from bench.tasks import Task
 
 
@@ -28,9 +28,10 @@ def pair_name(s: Task, t: Task) -> str:
 class PairwiseMaps(nn.ModuleDict):
     """``{"s_to_t": SegNet}`` for every ordered pair of distinct tasks."""
 
-    def __init__(self, tasks: Sequence[Task], width: float) -> None:
-        super().__init__({pair_name(s, t): SegNet([t], width=width, in_channels=s.channels,
-                                                  norm=PerImageBatchNorm2d)
+    def __init__(self, tasks: Sequence[Task], width: float,
+                 architecture: Architecture | None = None) -> None:
+        arch = architecture or get_architecture(None)
+        super().__init__({pair_name(s, t): arch.pair_network(s, t, width)
                           for s in tasks for t in tasks if s is not t})
         self.tasks = list(tasks)
 

@@ -63,6 +63,8 @@ class Summary:
     runs: pd.DataFrame  # the aggregated runs, one row each, with a Δm column
     names: Names
     notes: list[str] = field(default_factory=list)
+    #: statements about the runs' setup that the caption carries (e.g. encoder initialisation)
+    setup: list[str] = field(default_factory=list)
 
     @property
     def dataset(self) -> str:

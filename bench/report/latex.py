@@ -90,6 +90,7 @@ def caption_text(view: TableView, profile: str | None = None) -> str:
     parts.append(f"Δm: mean relative gain (%) over {view.names.method(base[0])} {where} on "
                  f"{metrics}.")
     parts.append("Best per regime in bold, second best underlined.")
+    parts += view.setup
     if any(c.kind == "paper" for c in view.columns):
         parts.append("‘paper’: published in Li et al., CVPR 2022.")
     return " ".join(parts)

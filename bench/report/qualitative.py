@@ -144,7 +144,8 @@ def qualitative_figure(summary: Summary, records: dict[str, Record], *,
                 ax = grid[0][c0 + 1 + k]
                 ax.imshow(ref[f"label/{task.name}"][i], interpolation="nearest")
                 m = primary(task)
-                ax.set_title(f"{task.title}\n{m.label} {arrow(m.higher_is_better)}", fontsize=6)
+                name = task.title if len(tasks) <= 3 else (task.abbrev or task.title)
+                ax.set_title(f"{name}\n{m.label} {arrow(m.higher_is_better)}", fontsize=6)
             for r, run in enumerate(runs, start=1):
                 grid[r][c0].text(0.5, 0.5, summary.names.short(run.method), ha="center",
                                  va="center", fontsize=6.5, transform=grid[r][c0].transAxes)

@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.errors import BenchError, unknown_name
 from bench.report.aggregate import Baseline, Summary, select_runs, summarise
 from bench.report.frame import RecordSet, load_records, runs_root
+from bench.report.protocol import encoder_statements
 
 #: Δm baseline when the default (STL) has no runs: SL trained with every label
 FALLBACK_BASELINE = Baseline("sl", "full")
@@ -152,4 +153,5 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     summary = summarise(runs, records.metrics, baseline=baseline, names=records.names,
                         interval=request.interval, notes=notes, show_methods=request.methods,
                         show_regimes=regimes)
+    summary.setup = encoder_statements(records.records, set(shown["run_id"]))
     return summary, records

@@ -96,6 +96,7 @@ class TableView:
     baseline_fixed: bool = False  # True: one regime for all rows; False: same regime, else full
     marks: dict[tuple[str, str], str] = field(default_factory=dict)  # row → "†"
     protocol: str = ""  # one sentence naming the protocol options of the rows
+    setup: list[str] = field(default_factory=list)  # setup statements for the caption (encoder)
 
     def method_label(self, row: tuple[str, str], display: bool = True) -> str:
         """The row's method name (the paper's name if ``display``) with its mark, if any."""
@@ -190,6 +191,7 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
                          f"{', '.join(str(t) for t in tables)}); — where it reports none.")
         else:
             lines.append(f"paper: the paper ({CITATION}) reports no number for these rows.")
+    lines += summary.setup
     lines += [f"Note: {n}" for n in summary.notes]
     return lines
 
@@ -277,4 +279,4 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
     delta_metrics = [metric_column(m) for m in summary.metrics if m.primary]
     return TableView(summary.names, rows, columns, cells, summary.interval, footer, metric_cols,
                      delta_metrics, str(summary.baseline), bool(summary.baseline.regime),
-                     row_marks(summary), protocol_text(summary))
+                     row_marks(summary), protocol_text(summary), list(summary.setup))

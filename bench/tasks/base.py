@@ -5,10 +5,12 @@ A task owns, in one class:
 * its head: output channels and how raw outputs become predictions (:meth:`Task.activate`);
 * its labels: which pixels are missing (:meth:`Task.valid_mask`), what a dropped label becomes
   (:meth:`Task.blank_label`), how a stored array is checked and decoded
-  (:meth:`Task.check_array`, :meth:`Task.decode`), how a label follows a crop, zoom, flip or
-  resize (:meth:`Task.follow_crop`, :meth:`Task.follow_flip`, :meth:`Task.resize`);
-* its supervised loss :math:`L^t` of Eq. 1 (:meth:`Task.per_image_loss`) and a distance between
-  two predictions (:meth:`Task.prediction_distance`);
+  (:meth:`Task.check_array`, :meth:`Task.decode`), how a label follows a crop, zoom, flip,
+  rotation or resize (:meth:`Task.follow_crop`, :meth:`Task.follow_flip`,
+  :meth:`Task.follow_rotation`, :meth:`Task.resize`);
+* its supervised loss :math:`L^t` of Eq. 1 (:meth:`Task.per_image_loss`, with the protocol's
+  :attr:`Task.loss_weight`) and a distance between two predictions
+  (:meth:`Task.prediction_distance`);
 * its metrics: the reported numbers with their directions (:attr:`Task.metrics`), the metric
   object that accumulates them over a split (:meth:`Task.build_metric`) and a per-image score;
 * its encoding as input of a cross-task mapping network (:meth:`Task.encode_prediction`,
@@ -56,6 +58,8 @@ class Task(ABC):
     primary: str = ""
     #: how a label is resampled when the image is zoomed (``nearest`` or ``bilinear``)
     crop_mode: str = "nearest"
+    #: factor of the task's loss in the supervised objective (a protocol's per-task loss weight)
+    loss_weight: float = 1.0
 
     # -- labels ---------------------------------------------------------------------------------
     @abstractmethod
@@ -92,6 +96,11 @@ class Task(ABC):
         """The label of the horizontally mirrored image."""
         return label.flip(-1)
 
+    def follow_rotation(self, label: torch.Tensor, angle: float) -> torch.Tensor:
+        """Label values after rotating the image content by ``angle`` radians (unchanged unless
+        overridden: the pixels move, the values do not; see :mod:`bench.data.affine`)."""
+        return label
+
     def resize(self, label: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """The label at another resolution (nearest neighbour)."""
         return resize_map(label, size, "nearest")
@@ -111,14 +120,16 @@ class Task(ABC):
         """Per-pixel loss ``[B, H, W]`` (value at missing pixels is irrelevant)."""
 
     def per_image_loss(self, pred: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        """:math:`L^t` per image, ``[B]``: mean of :meth:`pixel_loss` over the valid pixels.
+        """:math:`L^t` per image, ``[B]``: :attr:`loss_weight` times the mean of
+        :meth:`pixel_loss` over the valid pixels.
 
         Images without a valid pixel get loss 0 (they carry no supervision for this task).
         """
         valid = self.valid_mask(label)
         loss = torch.where(valid, self.pixel_loss(pred, label), torch.zeros((), device=pred.device))
         count = valid.flatten(1).sum(1)
-        return loss.flatten(1).sum(1) / count.clamp_min(1)
+        mean = loss.flatten(1).sum(1) / count.clamp_min(1)
+        return mean if self.loss_weight == 1.0 else self.loss_weight * mean
 
     @abstractmethod
     def prediction_distance(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

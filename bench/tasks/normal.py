@@ -61,6 +61,16 @@ class NormalTask(Task):
         out[0] = -out[0]
         return out
 
+    def follow_rotation(self, label: torch.Tensor, angle: float) -> torch.Tensor:
+        """In-plane components rotated with the image content (x right, y down):
+        :math:`n_x' = n_x \\cos a + n_y \\sin a`, :math:`n_y' = -n_x \\sin a + n_y \\cos a`,
+        :math:`n_z` unchanged (Vandenhende et al.'s ``ScaleNRotate``)."""
+        c, s = float(np.cos(angle)), float(np.sin(angle))
+        out = label.clone()
+        out[0] = label[0] * c + label[1] * s
+        out[1] = -label[0] * s + label[1] * c
+        return out
+
     def random_label(self, batch: int, height: int, width: int,
                      generator: torch.Generator) -> torch.Tensor:
         return F.normalize(torch.randn(batch, 3, height, width, generator=generator), dim=1)

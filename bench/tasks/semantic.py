@@ -21,8 +21,23 @@ PALETTE_7 = np.array([[128, 64, 128], [70, 70, 70], [250, 170, 30], [107, 142, 3
                       [70, 130, 180], [220, 20, 60], [0, 0, 142]]) / 255.0
 
 
+def voc_palette(num_classes: int = 21) -> np.ndarray:
+    """The PASCAL VOC colour map (0–1): bits of the class id spread over R, G, B, high first."""
+    out = np.zeros((num_classes, 3))
+    for c in range(num_classes):
+        r = g = b = 0
+        for j in range(8):
+            r |= ((c >> (3 * j)) & 1) << (7 - j)
+            g |= ((c >> (3 * j + 1)) & 1) << (7 - j)
+            b |= ((c >> (3 * j + 2)) & 1) << (7 - j)
+        out[c] = (r, g, b)
+    return out / 255.0
+
+
 def palette(num_classes: int) -> np.ndarray:
-    """Fixed RGB colours (0–1) of ``num_classes`` classes."""
+    """Fixed RGB colours (0–1) of ``num_classes`` classes (VOC colours for 21)."""
+    if num_classes == 21:
+        return voc_palette(21)
     if num_classes <= len(PALETTE_7) and num_classes != 13:
         return PALETTE_7[:num_classes]
     if num_classes <= len(PALETTE_13):
@@ -37,9 +52,11 @@ class SemanticTask(Task):
     title = "Segmentation"
     abbrev = "Seg."
 
-    def __init__(self, num_classes: int, name: str = "semantic") -> None:
+    def __init__(self, num_classes: int, name: str = "semantic", loss_weight: float = 1.0
+                 ) -> None:
         self.name = name
         self.num_classes = num_classes
+        self.loss_weight = float(loss_weight)
         self.channels = num_classes
         self.metrics = (
             MetricSpec("mIoU", "mIoU", True, 2, "%"),

@@ -1,4 +1,5 @@
-"""Write a synthetic dataset to disk in the MTAN layout of NYUv2 or Cityscapes.
+"""Write a synthetic dataset to disk in the MTAN layout of NYUv2 or Cityscapes, or in the
+PASCAL-Context multi-task layout (:mod:`pascal_writer`).
 
 Image ``i`` of split ``s`` is rendered from ``np.random.default_rng([seed, split_id, i])`` alone
 (``split_id`` 0 = train, 1 = val), so any subset can be regenerated and the output does not depend
@@ -22,13 +23,19 @@ import numpy as np
 
 from bench.data.synthetic.classes import CITYSCAPES7_CLASSES, CITYSCAPES19_CLASSES, NYUV2_CLASSES
 from bench.data.synthetic.indoor import render_indoor
+from bench.data.synthetic.pascal import PASCAL_GENERATOR_VERSION, VOC_CLASSES, render_pascal
+from bench.data.synthetic.pascal_writer import FOLDERS as PASCAL_FOLDERS
+from bench.data.synthetic.pascal_writer import write_pascal_sample, write_split_lists
 from bench.data.synthetic.street import render_street
 
 SPLITS = (("train", 0), ("val", 1))
 FOLDERS = {
     "nyuv2": ("image", "label", "depth", "normal"),
     "cityscapes": ("image", "label_7", "label_19", "depth"),
+    "pascal": PASCAL_FOLDERS,
 }
+#: kinds whose files are per split folder (``ROOT/{train,val}/<folder>/{i}.npy``)
+SPLIT_FOLDER_KINDS = ("nyuv2", "cityscapes")
 MANIFEST = "synthetic.json"
 #: Bump whenever the rendered content changes, so that stale generated datasets are rebuilt.
 GENERATOR_VERSION = 1
@@ -47,12 +54,17 @@ def render_sample(kind: str, seed: int, split_id: int, index: int, height: int,
         return render_indoor(rng, height, width)
     if kind == "cityscapes":
         return render_street(rng, height, width)
+    if kind == "pascal":
+        return render_pascal(rng, height, width)
     raise ValueError(f"unknown synthetic dataset kind {kind!r}; expected one of {list(FOLDERS)}")
 
 
 def _write(job: Job) -> int:
     kind, seed, split_id, index, height, width, split_dir = job
     sample = render_sample(kind, seed, split_id, index, height, width)
+    if kind not in SPLIT_FOLDER_KINDS:
+        write_pascal_sample(Path(split_dir).parent, split_id, index, sample)
+        return index
     for folder in FOLDERS[kind]:
         np.save(Path(split_dir) / folder / f"{index}.npy", sample[folder])
     return index
@@ -89,6 +101,9 @@ def manifest(kind: str, *, n_train: int, n_val: int, height: int, width: int,
     if kind == "nyuv2":
         out["classes"] = list(NYUV2_CLASSES)
         out["depth"] = "metres, 0 = missing"
+    elif kind == "pascal":
+        out["pascal_version"] = PASCAL_GENERATOR_VERSION
+        out["classes"] = list(VOC_CLASSES)
     else:
         out["classes"] = list(CITYSCAPES7_CLASSES)
         out["classes_19"] = list(CITYSCAPES19_CLASSES)
@@ -119,13 +134,16 @@ def generate_dataset(kind: str, root: Path, *, n_train: int, n_val: int, height:
     try:
         for split, _ in SPLITS:
             for folder in FOLDERS[kind]:
-                (tmp / split / folder).mkdir(parents=True, exist_ok=True)
+                base = tmp / split if kind in SPLIT_FOLDER_KINDS else tmp
+                (base / folder).mkdir(parents=True, exist_ok=True)
         jobs = list(_jobs(kind, tmp, sizes, seed, height, width))
         procs = min(workers, len(jobs) // MIN_JOBS_PER_WORKER)
         if procs > 1:
             jobs = _run_parallel(jobs, procs)
         for job in jobs:
             _write(job)
+        if kind not in SPLIT_FOLDER_KINDS:
+            write_split_lists(tmp, sizes)
         info = manifest(kind, n_train=n_train, n_val=n_val, height=height, width=width, seed=seed)
         (tmp / MANIFEST).write_text(json.dumps(info, indent=2) + "\n")
         if root.exists():
