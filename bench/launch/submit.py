@@ -49,11 +49,24 @@ def submitit_folder(options: LauncherOptions, results_root: Path) -> Path:
     return base.resolve()
 
 
+def slurm_memory(mem_gb: float | None) -> str | None:
+    """``--mem`` of sbatch: ``32GB``, ``1536MB`` (a bare number would mean megabytes)."""
+    if mem_gb is None:
+        return None
+    return f"{int(mem_gb)}GB" if float(mem_gb).is_integer() else f"{int(mem_gb * 1024)}MB"
+
+
 def make_executor(launcher: str, options: LauncherOptions, folder: Path) -> submitit.Executor:
     """A submitit executor for ``launcher`` (``slurm`` or ``submitit-local``)."""
     pattern = Path(folder) / "%j"
     if launcher == "slurm":
-        executor = submitit.SlurmExecutor(folder=pattern, max_num_timeout=options.max_requeues)
+        try:
+            executor = submitit.SlurmExecutor(folder=pattern,
+                                              max_num_timeout=options.max_requeues)
+        except RuntimeError as exc:  # submitit: no srun on PATH
+            raise BenchError(f"--launcher slurm found no Slurm here ({exc}).",
+                             "Run it on a Slurm login node, or use --launcher submitit-local "
+                             "to try the same jobs on this machine.") from None
         params: dict[str, Any] = {
             "job_name": "bench", "time": options.time_min, "cpus_per_task": options.cpus_per_run,
             "array_parallelism": options.array_parallelism,
@@ -62,7 +75,7 @@ def make_executor(launcher: str, options: LauncherOptions, folder: Path) -> subm
         if options.gpus_per_run:
             params["gpus_per_node"] = options.gpus_per_run
         for key, value in (("partition", options.partition), ("account", options.account),
-                           ("qos", options.qos), ("mem", options.mem_gb)):
+                           ("qos", options.qos), ("mem", slurm_memory(options.mem_gb))):
             if value is not None:
                 params[key] = value
         if options.setup:
