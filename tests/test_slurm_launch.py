@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -159,8 +160,10 @@ def test_submitit_local_timeout_requeues_and_resumes(nyuv2_root, tmp_path, monke
     assert main([*grid, "--results", str(reference), "--jobs", "1"]) == 0
     ref = next(iter_records(reference))
 
+    # a 5-minute limit: submitit counts the USR2 below as the time-limit warning (not a
+    # preemption) and requeues the job, which resumes the run from its newest checkpoint
     proc = subprocess.Popen([sys.executable, "-m", "bench", *grid, "--results", str(results),
-                             "--launcher", "submitit-local"], cwd=ROOT, stdout=subprocess.PIPE,
+                             "--launcher", "submitit-local", "--time", "5"], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
         first = wait_until(lambda: next(results.rglob("work/epoch_1.pth"), None), 240,
@@ -180,7 +183,9 @@ def test_submitit_local_timeout_requeues_and_resumes(nyuv2_root, tmp_path, monke
     assert rec.launch["launcher"] == "submitit-local"
     log = Path(rec.launch["stdout"]).read_text()
     assert "this job is timed-out" in log and "requeued, resuming from the last checkpoint" in log
-    assert log.count("Starting with JobEnvironment") == 2
+    assert "(9 remaining timeouts)" in log  # max_requeues 10, one used
+    starts = [int(m) for m in re.findall(r"(\d+)/\d+ iterations done at start", log)]
+    assert len(starts) == 2 and starts[0] == 0 and starts[1] > 0, log
     assert json.loads((run / "launch.json").read_text())["stdout"] == rec.launch["stdout"]
 
     # finished runs are skipped: nothing is submitted again
