@@ -56,7 +56,7 @@ from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
 from bench.fileio import remove_stale_temps
-from bench.launch.job import launch_info
+from bench.launch.context import launch_info
 from bench.metrics import metric_key
 from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry

@@ -9,12 +9,12 @@ resumes the run from its last kill-safe checkpoint (:mod:`bench.engine.checkpoin
 most the epoch in progress is trained again.
 
 ``RUN/launch.json`` says which job trains a run and where its log is; the record of the run
-carries the same (``launch``, see :func:`launch_info`), so a run's log is found from either.
+carries the same (``launch``, see :func:`bench.launch.context.launch_info`), so a run's log is
+found from either.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 from datetime import datetime, timezone
@@ -27,23 +27,6 @@ from bench.fileio import atomic_write_json
 from bench.runspec import RunSpec
 
 LAUNCH_FILE = "launch.json"
-
-
-def launch_info() -> dict[str, Any] | None:
-    """How this process was launched, for the record: the submitit job and its log files, and
-    the GPUs it sees (``CUDA_VISIBLE_DEVICES``); ``None`` for a plain local run."""
-    info: dict[str, Any] = {}
-    if os.environ.get("SUBMITIT_EXECUTOR") and os.environ.get("SUBMITIT_FOLDER"):
-        env = submitit.JobEnvironment()
-        paths = env.paths
-        info.update(launcher="slurm" if env.cluster == "slurm" else "submitit-local",
-                    job_id=env.job_id, host=platform.node(), stdout=str(paths.stdout),
-                    stderr=str(paths.stderr))
-    devices = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if devices is not None:
-        info.setdefault("launcher", "local")
-        info["cuda_visible_devices"] = devices
-    return info or None
 
 
 class _PrintSink:
