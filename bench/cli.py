@@ -14,8 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from bench.cli_launch import add_launch_options, launch_settings, run_on_gpus, submit_grid
 from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
+from bench.cli_status import add_status_command
 from bench.cli_tune import add_tune_command
 from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
 from bench.errors import BenchError
@@ -69,6 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.registry import expand_methods, get_dataset
 
     console = Console(stderr=True, emoji=False)
+    launch = launch_settings(args)
     ds = get_dataset(args.dataset)
     methods = expand_methods(args.methods)
     seeds = parse_seeds(args.seeds) if args.seeds else None
@@ -93,8 +96,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                           f"{r.directory}{_todo_note(r)}", highlight=False, soft_wrap=True)
         return 0
     try:
-        with RichGridProgress(len(runs), console=console, title=ds.name) as progress:
-            counts = execute(runs, jobs=resolve_jobs(args.jobs), progress=progress)
+        if launch.launcher != "local":
+            counts = submit_grid(runs, launch, results_root(args), console, ds.name)
+            if counts is None:
+                return 0
+        elif launch.gpus is not None:
+            counts = run_on_gpus(runs, launch.gpus, results_root(args), console, ds.name)
+        else:
+            with RichGridProgress(len(runs), console=console, title=ds.name) as progress:
+                counts = execute(runs, jobs=resolve_jobs(args.jobs), progress=progress)
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
                       "again to resume the others from their last checkpoint.")
@@ -250,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
     add_folder_options(p)
+    add_launch_options(p)
     p.set_defaults(func=cmd_run)
 
+    add_status_command(sub)
     add_report_commands(sub)
     add_power_command(sub)
     add_tune_command(sub)

@@ -13,6 +13,9 @@ Versions:
    ``artifacts`` (files beside the record, e.g. the figure data ``visuals.npz``), the validation
    subset (``validation``), the selected epoch (``selection``) and its validation metrics
    (``val_metrics``); ``metrics`` are the test metrics of the selected epoch.
+3. adds ``launch``: how the run was launched (``None`` for a plain local run): the submitit job
+   id and its log files (``stdout``, ``stderr``) under Slurm or submitit's local executor, the
+   GPUs the run saw (``cuda_visible_devices``).
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from typing import Any
 from bench.errors import BenchError
 from bench.metadata import DatasetInfo, MethodInfo
 
-SCHEMA_VERSION = 2
-READABLE = (1, 2)
+SCHEMA_VERSION = 3
+READABLE = (1, 2, 3)
 STATUSES = ("ok", "diverged", "failed")
 #: a run with one of these statuses is finished: a rerun skips it
 FINISHED = ("ok", "diverged")
@@ -98,6 +101,7 @@ class Record:
     error: dict[str, Any] | None = None
     weights: str | None = None
     artifacts: dict[str, str] = field(default_factory=dict)
+    launch: dict[str, Any] | None = None
     started_at: str = ""
     finished_at: str = ""
     schema: int = SCHEMA_VERSION
@@ -189,5 +193,6 @@ class Record:
             timing=dict(data.get("timing") or {}), memory=dict(data.get("memory") or {}),
             environment=dict(data.get("environment") or {}), error=data.get("error"),
             weights=data.get("weights"), artifacts=dict(data.get("artifacts") or {}),
+            launch=dict(data["launch"]) if data.get("launch") else None,
             started_at=str(data.get("started_at") or ""),
             finished_at=str(data.get("finished_at") or ""), schema=SCHEMA_VERSION, path=path)

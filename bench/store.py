@@ -5,6 +5,7 @@
     RESULTS/runs/<dataset>/<regime>/<method>/<profile>-seed<seed>-<hash10>/
         record.json        the record (written atomically, after the weights and figure data)
         run.lock           held by the process that trains the run (bench.locks)
+        launch.json        the submitit job of a submitted run and its log files (bench.launch.job)
         model_final.pth    final weights (state_dict, loads with weights_only=True)
         visuals.npz        what the report's figures draw of this run
         work/              mmengine work dir: checkpoints while running, logs

@@ -57,6 +57,7 @@ from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
 from bench.fileio import remove_stale_temps
+from bench.launch.context import launch_info
 from bench.metrics import metric_key
 from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry
@@ -111,7 +112,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
         mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
-        validation=split.summary(), started_at=started)
+        validation=split.summary(), started_at=started, launch=launch_info())
     state_hook = RunStateHook(work / "bench_state.json", device,
                               diverge_above=float(config["train"].get("diverge_above",
                                                                       DIVERGE_ABOVE)))

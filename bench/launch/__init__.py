@@ -1,0 +1,1 @@
+"""Launchers: Slurm and local submitit jobs, GPU packing of a node."""
