@@ -47,6 +47,10 @@ def cmd_list(args: argparse.Namespace) -> int:
                         for n in method_names()])
     section("Method sets", [(name, ", ".join(members))
                             for name, members in method_sets().items()])
+    from bench.weightings import weighting_info, weighting_names
+
+    section("Weightings (--weighting)", [(n, weighting_info(n).summary)
+                                         for n in weighting_names()])
     datasets = []
     for name in dataset_names():
         ds = get_dataset(name)
@@ -64,10 +68,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.grid import execute, expand_grid, parse_seeds, plan, prepare_dataset
     from bench.profiles import parse_overrides
     from bench.registry import expand_methods, get_dataset
+    from bench.rows import cross_weightings, parse_weightings
 
     console = Console(stderr=True, emoji=False)
     ds = get_dataset(args.dataset)
-    methods = expand_methods(args.methods)
+    methods, skipped = cross_weightings(expand_methods(args.methods),
+                                        parse_weightings(args.weighting))
+    for note in skipped:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     seeds = parse_seeds(args.seeds) if args.seeds else None
     overrides = tuple(parse_overrides(args.set or []))
     specs = expand_grid(methods, ds.name, split_list(args.regimes), seeds, args.profile, overrides)
@@ -195,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regimes", help="comma list (default: the dataset's paper regimes; "
                                      "full for SL and STL)")
     p.add_argument("--seeds", help="comma list of integers (default: the dataset's)")
+    p.add_argument("--weighting", metavar="W[,W…]",
+                   help="task weightings crossed with every method (default: equal; 'all'; "
+                        "see bench list). A method may also name its own: --methods sl+dwa")
     p.add_argument("--profile", help="profile name or path to a .json (default: the dataset's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a profile value, e.g. --set train.epochs=3 (repeatable)")

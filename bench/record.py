@@ -12,7 +12,8 @@ Versions:
 2. adds ``method_info`` / ``dataset_info`` (names, colours, set membership), task titles,
    ``artifacts`` (files beside the record, e.g. the figure data ``visuals.npz``), the validation
    subset (``validation``), the selected epoch (``selection``) and its validation metrics
-   (``val_metrics``); ``metrics`` are the test metrics of the selected epoch.
+   (``val_metrics``); ``metrics`` are the test metrics of the selected epoch;
+3. adds the task weighting: ``spec.weighting`` and ``weighting_info`` (older records: equal).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.metadata import DatasetInfo, MethodInfo
+from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo, row_key
 
-SCHEMA_VERSION = 2
-READABLE = (1, 2)
+SCHEMA_VERSION = 3
+READABLE = (1, 2, 3)
 STATUSES = ("ok", "diverged", "failed")
 #: a run with one of these statuses is finished: a rerun skips it
 FINISHED = ("ok", "diverged")
@@ -85,6 +86,7 @@ class Record:
     status: str
     method_info: MethodInfo
     dataset_info: DatasetInfo
+    weighting_info: WeightingInfo = field(default_factory=WeightingInfo.equal)
     mask: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
@@ -107,6 +109,16 @@ class Record:
     @property
     def method(self) -> str:
         return str(self.spec["method"])
+
+    @property
+    def weighting(self) -> str:
+        """The task weighting (``equal`` for records that predate the axis)."""
+        return str(self.spec.get("weighting") or EQUAL)
+
+    @property
+    def row(self) -> str:
+        """The table row: the method, or ``method+weighting`` with a weighting other than equal."""
+        return row_key(self.method, self.weighting)
 
     @property
     def dataset(self) -> str:
@@ -143,7 +155,7 @@ class Record:
             value = getattr(self, f.name)
             if f.name == "tasks":
                 value = [t.to_dict() for t in value]
-            elif isinstance(value, (MethodInfo, DatasetInfo)):
+            elif isinstance(value, (MethodInfo, DatasetInfo, WeightingInfo)):
                 value = value.to_dict()
             out[f.name] = value
         return out
@@ -173,6 +185,8 @@ class Record:
                        else MethodInfo.fallback(str(spec["method"])))
         dataset_info = (DatasetInfo.from_dict(data["dataset_info"]) if data.get("dataset_info")
                         else DatasetInfo(str(spec["dataset"]), str(spec["dataset"]), ""))
+        weighting_info = (WeightingInfo.from_dict(data["weighting_info"])
+                          if data.get("weighting_info") else WeightingInfo.equal())
         status = str(data["status"])
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -180,7 +194,7 @@ class Record:
             run_id=str(data["run_id"]), group_id=str(data["group_id"]),
             config_hash=str(data["config_hash"]), spec=spec, config=dict(data.get("config") or {}),
             tasks=[TaskEntry.from_dict(t) for t in data.get("tasks") or []], status=status,
-            method_info=method_info, dataset_info=dataset_info,
+            method_info=method_info, dataset_info=dataset_info, weighting_info=weighting_info,
             mask=dict(data.get("mask") or {}), validation=dict(data.get("validation") or {}),
             selection=dict(data.get("selection") or {}), metrics=dict(data.get("metrics") or {}),
             val_metrics=dict(data.get("val_metrics") or {}),

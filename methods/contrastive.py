@@ -10,6 +10,7 @@ from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
 from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
@@ -83,7 +84,7 @@ class ContrastiveLoss(JointMappingMethod):
     for the same pair), :math:`\\lambda = 2` as for ``xtc``, second view as for ``xtc``.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
                  reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,

@@ -22,6 +22,7 @@ import torch
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.nets.pairwise import PairwiseMaps
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import PartialLabelMethod
 
 
@@ -95,7 +96,7 @@ class CrossTaskMethod(PartialLabelMethod):
 
     needs_second_view = True
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
         self.con_weight = float(con_weight)
@@ -118,7 +119,7 @@ class JointMappingMethod(CrossTaskMethod):
         "scheduler": {"type": "StepLR", "step_size": 30, "gamma": 0.5},
     }
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, cond: bool = True, reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          reduction=reduction)
@@ -179,7 +180,7 @@ class JointMappingMethod(CrossTaskMethod):
 class PairwiseMappingMethod(CrossTaskMethod):
     """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
                          reduction=reduction)

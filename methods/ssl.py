@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from bench.metadata import MethodInfo
 from bench.registry import register_method
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import PartialLabelMethod, TrainingViews
 
 
@@ -65,7 +66,7 @@ class SemiSupervised(PartialLabelMethod):
     augmentation does to depth labels; both branches receive gradient (Π-model style).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  crop_scales: Sequence[float] = (1.2, 1.5), reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
         self.crop_scales = tuple(float(c) for c in crop_scales)

@@ -10,6 +10,7 @@ from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method, register_variant
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
 from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
@@ -79,10 +80,13 @@ class CrossTaskConsistency(JointMappingMethod):
     per image, not averaged (Eq. 4 writes :math:`1/|\\mathcal U_n|`; the official weights were
     tuned with the sum); the FiLM parameters have their own Adam (lr 1e-3, StepLR(30, 0.5)).
     Options give the ablations: ``cond=False`` one mapping for all pairs (Table 6 "w/o cond"),
-    ``reg_weight=0`` (Table 6 "w/o reg"), ``weighting='uncertainty'`` (Table 5).
+    ``reg_weight=0`` (Table 6 "w/o reg"). "Ours + Uncertainty" (Table 5) is this method with the
+    uncertainty weighting (``--methods xtc --weighting uncertainty``, row ``xtc+uncertainty``):
+    the weighting applies to the supervised task losses, the consistency term keeps
+    :math:`\\lambda_{ct}`.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True,
                  reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
@@ -151,10 +155,6 @@ _variant("xtc-nocond", CrossTaskConsistency,
 _variant("xtc-noreg", CrossTaskConsistency,
          "XTC w/o reg: without the regulariser to the image feature (Table 6)",
          "XTC (w/o reg)", "XTC w/o reg", "#9E1B32", 72, "Ours-w/o-reg", reg_weight=0.0)
-_variant("xtc-uncertainty", CrossTaskConsistency,
-         "XTC + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
-         "XTC + Uncertainty", "XTC + Unc.", "#6A3D9A", 73, "Ours+Uncertainty", in_all=False,
-         weighting="uncertainty")
 _variant("xtc-loop", OfficialStyleLoop,
          "XTC computed as the official code does (a Python loop over images and task pairs): "
          "the reference of bench perf and of the batched loss",

@@ -101,7 +101,8 @@ def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
     """The method of a resolved config: its options, plus what the engine fills in."""
     m = config["method"]
     return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
-                          "reduction": config["train"]["loss_reduction"], **m["options"]})
+                          "reduction": config["train"]["loss_reduction"],
+                          "weighting": config.get("weighting", "equal"), **m["options"]})
 
 
 def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
