@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from bench.weightings import TaskLosses, build_weighting, loss_matrix
 
 from bench.data.nyuv2 import NYUv2
 from bench.regimes import parse_regime
+from bench.weightings import TaskLosses, build_weighting, loss_matrix
 from methods.sl import SupervisedLearning
 from methods.stl import SingleTaskLearning
 
