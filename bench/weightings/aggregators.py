@@ -126,16 +126,16 @@ class JacobianAggregation(Weighting):
         shared = shared_parameters(net, self.aggregator_name)
         per_task = losses.per_task()
         rows = [per_task[k] for k in tasks]
-        jacobian = task_jacobian(rows, shared)
+        jacobian = task_jacobian(rows, shared)  # one backward per task, the graph kept
         update = self.aggregate(jacobian, tasks)
         self._remember_weights(jacobian, update, tasks)
-        if extra is not None and extra.requires_grad:
-            update = update + task_jacobian([extra], shared)[0]
         shared_ids = {id(p) for p in shared}
         others = [p for p in params if id(p) not in shared_ids]
-        surrogate = torch.stack(rows).sum() + (extra if extra is not None else 0.0)
-        if others and surrogate.requires_grad:
-            surrogate.backward(inputs=others)
+        if extra is not None and extra.requires_grad:  # the method's terms, unaggregated, once
+            extra.backward(inputs=list(params), retain_graph=bool(others))
+        supervised = torch.stack(rows).sum()
+        if others and supervised.requires_grad:  # heads and other task-specific parameters
+            supervised.backward(inputs=others)
         add_flat_gradient(shared, update)
 
     def _remember_weights(self, jacobian: torch.Tensor, update: torch.Tensor,
