@@ -14,10 +14,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
+from bench.cli_tune import add_tune_command
 from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
 from bench.errors import BenchError
-from bench.grid import resolve_jobs
+from bench.grid import PlannedRun, resolve_jobs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +68,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench.engine.progress import RichGridProgress
     from bench.grid import execute, expand_grid, parse_seeds, plan, prepare_dataset
+    from bench.preflight import verify_plan
     from bench.profiles import parse_overrides
     from bench.registry import expand_methods, get_dataset
     from bench.rows import cross_weightings, parse_weightings
@@ -85,12 +88,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         parse_regime(regime)
     layout = prepare_dataset(ds.name, data_root(args), _ConsoleSink(console))
     runs = plan(specs, layout, results_root(args))
+    checked = verify_plan(runs, layout, results_root(args))
+    if checked is not None:
+        console.print(f"Data check of {layout.root}: {checked.summary()}", highlight=False,
+                      soft_wrap=True)
     todo = sum(not r.finished for r in runs)
     console.print(f"[bold]{ds.name}[/]: {len(runs)} runs ({len(runs) - todo} already finished), "
                   f"profile {specs[0].profile if specs else '-'}, results in {results_root(args)}")
     if args.dry_run:
         for r in runs:
-            console.print(f"  {'done' if r.finished else 'todo'}  {r.spec.label()}  {r.directory}")
+            console.print(f"  {'done' if r.finished else 'todo'}  {r.spec.label()}  "
+                          f"{r.directory}{_todo_note(r)}", highlight=False, soft_wrap=True)
         return 0
     try:
         with RichGridProgress(len(runs), console=console, title=ds.name) as progress:
@@ -105,6 +113,26 @@ def cmd_run(args: argparse.Namespace) -> int:
                     regimes=sorted({s.regime for s in specs}),
                     profile=specs[0].profile if specs else None)
     return 1 if counts.get("failed") else 0
+
+
+def _todo_note(run: PlannedRun) -> str:
+    """Why an unfinished run of ``--dry-run`` is special: held elsewhere, failed, unreadable."""
+    from bench.locks import holder, is_locked
+    from bench.record import RecordError
+    from bench.store import read_record
+
+    if run.finished:
+        return ""
+    if is_locked(run.directory):
+        return f"  (being trained by {holder(run.directory)})"
+    try:
+        record = read_record(run.directory)
+    except RecordError as exc:
+        return (f"  (its record cannot be read: {exc.message} It will be kept as "
+                "record.unreadable-N.json and the run done again.)")
+    if record is not None and record.status == "failed":
+        return "  (failed before; it resumes from its last checkpoint)"
+    return ""
 
 
 class _ConsoleSink:
@@ -134,6 +162,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     info = ds.check_layout(root)
     console.print(f"{ds.name} at {root}: layout OK — train {info.sizes['train']}, "
                   f"val {info.sizes['val']} images of {info.height}×{info.width}")
+    if args.action == "check":
+        from bench.data.check import cache_path, require_valid
+
+        result = require_valid(ds, root, (info.height, info.width), info.sizes,
+                               None if args.no_cache else cache_path(results_root(args), ds, root),
+                               "fix them before training on this dataset")
+        console.print(f"Every file is valid: {result.summary()}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -229,13 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a profile value, e.g. --set train.epochs=3 (repeatable)")
     p.add_argument("--jobs", type=int, default=None,
                    help="runs in parallel worker processes (default: 1 with a GPU; on CPU one per "
-                        "core, at most 8, each with cores/jobs threads)")
+                        "core, at most 8; a run on the CPU always uses one thread, so results do "
+                        "not depend on --jobs)")
     p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
     add_folder_options(p)
     p.set_defaults(func=cmd_run)
 
     add_report_commands(sub)
+    add_power_command(sub)
+    add_tune_command(sub)
 
     p = sub.add_parser("perf", help="training-step time of each method relative to SL")
     p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
@@ -259,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("synth", "check"))
     p.add_argument("--dataset", default="synthetic-nyuv2")
     p.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    p.add_argument("--no-cache", action="store_true",
+                   help="check: read every file, ignoring the cache of earlier checks")
     add_folder_options(p)
     p.set_defaults(func=cmd_data)
     return parser

@@ -36,12 +36,27 @@ def print_table(dataset: str, results: Path, *, methods: list[str] | None = None
     request = TableRequest(dataset, Path(results), methods=methods, regimes=regimes,
                            profile=profile or "any", baseline=baseline, interval=interval)
     try:
-        summary, _ = build_summary(request)
+        summary, records = build_summary(request)
     except BenchError as exc:
         console.print(f"No table: {exc.message}", highlight=False, markup=False)
         return
+    warn_unreadable(records.problems)
     render_rich(build_view(summary, all_metrics=all_metrics), console,
                 table_title(dataset, profile))
+
+
+def warn_unreadable(problems: list[tuple[Path, str]]) -> None:
+    """A warning on stderr naming every record file left out because it cannot be read."""
+    if not problems:
+        return
+    err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+    what = "record file" if len(problems) == 1 else "record files"
+    err.print(f"[bold yellow]warning:[/] {len(problems)} {what} could not be read and "
+              f"{'is' if len(problems) == 1 else 'are'} left out:")
+    for path, problem in problems:
+        err.print(f"  {path}: {problem}", markup=False)
+    err.print("Rerunning `bench run` with the same settings redoes those runs (keeping each "
+              "unreadable file as record.unreadable-N.json).", markup=False)
 
 
 def request_from_args(args: argparse.Namespace) -> TableRequest:
@@ -68,7 +83,8 @@ def cmd_table(args: argparse.Namespace) -> int:
     if args.paper and args.dataset not in paper_datasets():
         raise BenchError(f"--paper: the paper reports no numbers for '{args.dataset}'.",
                          f"Published numbers exist for: {', '.join(paper_datasets())}.")
-    summary, _ = build_summary(request_from_args(args))
+    summary, records = build_summary(request_from_args(args))
+    warn_unreadable(records.problems)
     view = build_view(summary, all_metrics=args.all_metrics, paper=args.paper)
     profile = None if args.profile == "any" else (summary.runs["profile"].iloc[0]
                                                   if len(summary.runs) else None)
@@ -94,6 +110,7 @@ def cmd_table(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.report.suite import ReportOptions, write_report
+    from bench.store import scan_records
 
     out = Path(args.out) if args.out else results_root(args) / "reports" / args.dataset
     options = ReportOptions(all_metrics=args.all_metrics,
@@ -101,7 +118,18 @@ def cmd_report(args: argparse.Namespace) -> int:
                             qualitative_regime=args.qualitative_regime,
                             latex_png=not args.no_pdf)
     console = Console(stderr=True, emoji=False, highlight=False)
-    index = write_report(request_from_args(args), out, options, log=console.print)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(f"Cannot create the report folder {out}: {exc.strerror or exc}.",
+                         "Give --out a folder that can be created and written to.") from None
+    warn_unreadable(scan_records(results_root(args), args.dataset).problems)
+    try:
+        index = write_report(request_from_args(args), out, options, log=console.print)
+    except OSError as exc:
+        raise BenchError(f"Cannot write the report to {out}: {exc.strerror or exc}"
+                         + (f" ({exc.filename})" if exc.filename else "") + ".",
+                         "Give --out a folder that can be written to.") from None
     console.print(f"Wrote the report of {args.dataset} to {index.parent} (index: {index})")
     return 0
 

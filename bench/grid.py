@@ -1,8 +1,12 @@
 """The grid: expand a ``bench run`` command into RunSpecs, skip finished runs, execute the rest.
 
 Runs execute one after another in this process (``--jobs 1``) or in ``--jobs N`` worker
-processes, each with ``cores / N`` threads (several small runs share a machine better than one
-run uses it). Progress from every run goes to one rich display.
+processes (several small runs share a machine better than one run uses it; on the CPU each run
+uses one thread, :mod:`bench.engine.threads`). Progress from every run goes to one rich display.
+
+A run is trained only by the process that holds its folder's lock
+(:mod:`bench.engine.claim`): a run another ``bench run`` is training is deferred, then waited
+for once the other runs are done, and never trained twice.
 """
 
 from __future__ import annotations
@@ -114,6 +118,8 @@ def _summary(record: Record, spec: RunSpec) -> str:
 
 def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress) -> dict[str, int]:
     """Run every unfinished run; returns counts per status (``skipped`` for finished ones)."""
+    from bench.engine.claim import tidy_finished
+
     counts: dict[str, int] = {}
     todo = []
     for run in runs:
@@ -122,6 +128,7 @@ def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress
                 record = read_record(run.directory)
             except RecordError:
                 record = None
+            tidy_finished(run.directory)
             counts["skipped"] = counts.get("skipped", 0) + 1
             progress.finish(run.directory.name, "skipped",
                             f"{run.spec.label()}: already finished "
@@ -131,17 +138,39 @@ def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress
     if jobs <= 1:
         import torch
 
-        from bench.engine.execute import run_one
+        from bench.engine.claim import BUSY, describe_busy, run_claimed
 
         torch.set_num_threads(max(1, os.cpu_count() or 1))
+        deferred = []
         for run in todo:
-            record = run_one(run.spec, run.config, run.directory, progress)
-            _count(counts, record.status)
-            progress.finish(run.directory.name, record.status, _summary(record, run.spec))
+            outcome = run_claimed(run.spec, run.config, run.directory, progress)
+            if outcome.status == BUSY:
+                progress.message(describe_busy(run.spec, run.directory))
+                deferred.append(run)
+            else:
+                _report(outcome, run, counts, progress)
+        for run in deferred:
+            _report(run_claimed(run.spec, run.config, run.directory, progress, wait=True), run,
+                    counts, progress)
         return counts
     if not todo:
         return counts
     return _execute_parallel(todo, jobs, progress, counts)
+
+
+def _report(outcome: Any, run: PlannedRun, counts: dict[str, int],
+            progress: RichGridProgress) -> None:
+    """Count and show what became of a claimed run (:class:`bench.engine.claim.Outcome`)."""
+    from bench.engine.claim import SKIPPED
+
+    if outcome.status == SKIPPED:
+        _count(counts, "skipped")
+        progress.finish(run.directory.name, "skipped",
+                        f"{run.spec.label()}: {outcome.note} in {run.directory}")
+        return
+    record = Record.from_dict(outcome.record)
+    _count(counts, record.status)
+    progress.finish(run.directory.name, record.status, _summary(record, run.spec))
 
 
 def resolve_jobs(requested: int | None) -> int:
@@ -167,6 +196,8 @@ def _count(counts: dict[str, int], status: str) -> None:
 
 def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgress,
                       counts: dict[str, int]) -> dict[str, int]:
+    from bench.engine.claim import BUSY, describe_busy
+
     ctx = mp.get_context("spawn")
     events = ctx.Queue()  # handed to workers at start-up (no manager process to outlive us)
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -186,17 +217,22 @@ def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgr
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(threads, os.getpid(), events))
     try:
-        futures = {pool.submit(_run_in_worker, run.spec, run.config, str(run.directory)): run
-                   for run in todo}
+        futures = {pool.submit(_run_in_worker, run.spec, run.config, str(run.directory),
+                               False): run for run in todo}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for fut in done:
                 run = futures[fut]
-                record = Record.from_dict(fut.result())
-                _count(counts, record.status)
-                progress.finish(run.directory.name, record.status,
-                                _summary(record, run.spec))
+                outcome = fut.result()
+                if outcome.status == BUSY:  # queued behind every other run, then waited for
+                    progress.message(describe_busy(run.spec, run.directory))
+                    again = pool.submit(_run_in_worker, run.spec, run.config,
+                                        str(run.directory), True)
+                    futures[again] = run
+                    pending.add(again)
+                    continue
+                _report(outcome, run, counts, progress)
     except BaseException:
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.terminate()
@@ -228,7 +264,7 @@ def _init_worker(threads: int, parent: int, events: Any) -> None:
     threading.Thread(target=watch_parent, daemon=True).start()
 
 
-def _run_in_worker(spec: RunSpec, config: dict[str, Any], directory: str) -> dict[str, Any]:
-    from bench.engine.execute import run_one
+def _run_in_worker(spec: RunSpec, config: dict[str, Any], directory: str, wait: bool) -> Any:
+    from bench.engine.claim import run_claimed
 
-    return run_one(spec, config, Path(directory), QueueSink(_EVENTS)).to_dict()
+    return run_claimed(spec, config, Path(directory), QueueSink(_EVENTS), wait=wait)

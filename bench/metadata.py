@@ -48,6 +48,8 @@ class MethodInfo:
     mapped_figure: bool = False
     #: hyper-parameters ``bench tune`` searches: ``{profile key: {"type": ..., ...}}``
     search_space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: for a negative control: the method whose relation it destroys (``xtc-shuffled`` → ``xtc``)
+    control_of: str | None = None
     #: registered name, set at registration
     name: str = ""
 

@@ -189,17 +189,25 @@ SCHEMA: dict[str, Any] = {
         "scheduler": torch_class(torch.optim.lr_scheduler, "scheduler", nullable=True),
         "loss_reduction": choice("official", "paper"),
         "selection": choice("last", "best-val", "best-test"),
+        "diverge_above": number(0, open_low=True),
     },
-    "eval": {"batch_size": integer(1)},
+    "eval": {"batch_size": integer(1), "average_last": integer(1)},
 }
+#: default of ``train.diverge_above``: a training loss of larger magnitude ends the run as
+#: ``diverged`` (like a non-finite one); far above any loss of a healthy run
+DIVERGE_ABOVE = 1e6
 #: values of keys a profile may leave out
 DEFAULTS: dict[str, Any] = {
     "data": {"val_fraction": 0.1, "val_seed": 0},
     "train": {"val_interval": 1, "checkpoint_interval": 1, "augment": True, "num_workers": 0,
-              "loss_reduction": "official", "selection": "last", "scheduler": None},
+              "loss_reduction": "official", "selection": "last", "scheduler": None,
+              "diverge_above": DIVERGE_ABOVE},
+    "eval": {"average_last": 1},
 }
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}
 TOP_LEVEL_TEXT = ("description", "extends")
+#: free-form metadata a profile may carry (``bench tune`` writes its budget and results there)
+TOP_LEVEL_METADATA = ("tuning",)
 
 
 def leaf_keys(schema: Mapping[str, Any] = SCHEMA, prefix: str = "") -> list[str]:

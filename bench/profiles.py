@@ -29,6 +29,7 @@ from bench.profile_schema import (
     DEFAULTS,
     OPTIM_GROUP,
     SCHEMA,
+    TOP_LEVEL_METADATA,
     TOP_LEVEL_TEXT,
     Field,
     check_section,
@@ -165,10 +166,15 @@ def resolve_profile(profile: Profile, dataset_keys: Sequence[str],
     raw = apply_overrides(profile.data, overrides)
     validate(raw)
     merged = deep_merge(DEFAULTS, {k: v for k, v in raw.items()
-                                   if k not in ("datasets", *TOP_LEVEL_TEXT)})
+                                   if k not in ("datasets", *TOP_LEVEL_TEXT,
+                                                *TOP_LEVEL_METADATA)})
     for key in dataset_keys:
         merged = deep_merge(merged, raw.get("datasets", {}).get(key, {}))
     _check_body(merged, "", _valid_keys())
+    if merged["eval"]["average_last"] > 1 and merged["train"]["selection"] != "last":
+        raise BenchError("eval.average_last > 1 averages the last evaluations; it selects no "
+                         f"epoch, so it needs train.selection=last, not "
+                         f"{merged['train']['selection']}.")
     if merged["train"]["selection"] == "best-val" and not merged["data"]["val_fraction"]:
         raise BenchError("train.selection=best-val needs a validation split, but "
                          "data.val_fraction is 0.",
@@ -186,10 +192,13 @@ def validate(data: Mapping[str, Any]) -> None:
         if key in TOP_LEVEL_TEXT:
             if not isinstance(value, str):
                 raise BenchError(f"Profile key '{key}' must be a string.")
+        elif key in TOP_LEVEL_METADATA:
+            if not isinstance(value, Mapping):
+                raise BenchError(f"Profile key '{key}' must be an object.")
         elif key == "methods":
-            _check_methods(value, "methods.", partial=True)
+            _check_methods(value, "methods.")
         elif key == "weightings":
-            _check_weightings(value, "weightings.", partial=True)
+            _check_weightings(value, "weightings.")
         elif key == "datasets":
             if not isinstance(value, Mapping):
                 raise BenchError("Profile section 'datasets' must be an object.")
@@ -209,13 +218,22 @@ def _check_body(data: Mapping[str, Any], prefix: str, valid: list[str],
     rest = {k: v for k, v in data.items() if k not in ("methods", "weightings")}
     check_section(rest, SCHEMA, prefix, [prefix + k for k in valid], partial)
     if "methods" in data:
-        _check_methods(data["methods"], prefix + "methods.", partial)
+        # always merged over other settings later (families, the main optimiser): partial
+        _check_methods(data["methods"], prefix + "methods.")
     if "weightings" in data:
-        _check_weightings(data["weightings"], prefix + "weightings.", partial)
+        # merged over the weighting's defaults when a run resolves it: partial
+        _check_weightings(data["weightings"], prefix + "weightings.")
 
 
 def _valid_keys() -> list[str]:
     return leaf_keys()
+
+
+def check_optim_groups(optim: Mapping[str, Any], method: str) -> None:
+    """Check a method's resolved optimiser groups (each a complete optimiser and scheduler)."""
+    for group, settings in optim.items():
+        for part in ("optimizer", "scheduler"):
+            OPTIM_GROUP[part].check(f"methods.{method}.optim.{group}.{part}", settings.get(part))
 
 
 def _check_methods(section: Any, prefix: str, partial: bool = True) -> None:
@@ -256,7 +274,8 @@ def _check_weightings(section: Any, prefix: str, partial: bool = True) -> None:
         raise BenchError(f"Profile section '{prefix.rstrip('.')}' must be an object.")
     for name, options in section.items():
         if name not in weighting_names():
-            raise unknown_name(f"weighting (profile section {prefix}*)", name, weighting_names())
+            err = unknown_name("weighting", name, weighting_names())
+            raise BenchError(f"Profile section '{prefix}{name}': {err.message}", err.hint)
         free = {k: v for k, v in weighting_defaults(name).items()
                 if k not in weighting_fixed_options(name)}
         fields = dict(method_option_types(free))

@@ -23,6 +23,7 @@ A regime turns ``(number of images N, task names, seed)`` into a boolean mask ``
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ import numpy as np
 from bench.errors import BenchError, unknown_name
 
 SPLITS_DIR = Path(__file__).parent / "data" / "splits"
+#: the largest share a ``ratio:`` regime may give one task (shares are relative: ratio:1:9)
+MAX_RATIO = 1e6
 REGIME_KINDS = {
     "full": "every image keeps every task label (fully supervised)",
     "onelabel": "each image keeps exactly one task label, tasks balanced",
@@ -104,11 +107,13 @@ def parse_regime(text: str) -> Regime:
             ratios = tuple(float(p) for p in parts)
         except ValueError:
             ratios = ()
-        if len(ratios) < 2 or any(r < 0 for r in ratios) or not any(r > 0 for r in ratios):
+        if (len(ratios) < 2 or not all(math.isfinite(r) and 0 <= r <= MAX_RATIO for r in ratios)
+                or not any(r > 0 for r in ratios)):
             raise BenchError(
                 f"Bad ratio regime '{text}'.",
-                "Write one non-negative number per task, e.g. ratio:1:9 (10 % of the images "
-                "labelled for the first task, 90 % for the second).")
+                f"Write one finite number between 0 and {MAX_RATIO:g} per task, not all 0, e.g. "
+                "ratio:1:9 (10 % of the images labelled for the first task, 90 % for the "
+                "second).")
         return Regime("ratio", ratios=ratios)
     if text.startswith("file:"):
         raw = text[len("file:"):]

@@ -20,7 +20,7 @@ from bench import __version__
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
 from bench.metadata import EQUAL, row_key
-from bench.profiles import deep_merge, find_profile, resolve_profile
+from bench.profiles import check_optim_groups, deep_merge, find_profile, resolve_profile
 from bench.regimes import parse_regime
 from bench.registry import get_dataset, method_class, method_defaults, method_info, method_options
 from bench.store import record_dir
@@ -80,6 +80,16 @@ def profile_of(spec: RunSpec, ds: type[DenseDataset]) -> dict[str, Any]:
                            list(getattr(ds, "profile_keys", (ds.name,))), spec.overrides)
 
 
+def tuning_of(spec: RunSpec) -> dict[str, Any] | None:
+    """The tuning budget behind ``spec``'s method when its profile was written by ``bench tune``
+    and tuned that method (``None`` otherwise)."""
+    tuning = find_profile(spec.profile_source or spec.profile).data.get("tuning")
+    if not tuning or spec.method not in (tuning.get("methods") or {}):
+        return None
+    keys = ("dataset", "regime", "seed", "trials", "epochs", "objective", "sampler", "pruner")
+    return {k: tuning.get(k) for k in keys}
+
+
 def _plain(value: Any) -> Any:
     """JSON's view of a value (tuples as lists), so the config equals its stored form."""
     return json.loads(json.dumps(value))
@@ -106,6 +116,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
                                optim_over.get("net", {}))}
     for group, defaults in cls.optim_group_defaults(options).items():
         optim[group] = deep_merge(defaults, optim_over.get(group, {}))
+    check_optim_groups(optim, spec.method)
     weighting = resolve_weighting(spec, profile)
 
     size = tuple(profile.get("data", {}).get("size") or (layout.height, layout.width))
@@ -121,7 +132,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
             for split, n in layout.sizes.items()}
     if hasattr(ds, "manifest_expected"):
         fingerprint["synthetic"] = ds.manifest_expected()
-    return {
+    config = {
         "schema": CONFIG_SCHEMA,
         "harness_version": __version__,
         "method": {"name": spec.method, "family": family, "options": options},
@@ -142,6 +153,10 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         # how and where it runs, not what it computes: excluded from the hashes
         "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0)},
     }
+    tuning = tuning_of(spec)
+    if tuning is not None:
+        config["tuning"] = tuning
+    return config
 
 
 def resolve_weighting(spec: RunSpec, profile: dict[str, Any]) -> dict[str, Any]:

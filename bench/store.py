@@ -3,13 +3,16 @@
 ::
 
     RESULTS/runs/<dataset>/<regime>/<method>/<profile>-seed<seed>-<hash10>/
-        record.json        the record (written atomically, last)
+        record.json        the record (written atomically, after the weights and figure data)
+        run.lock           held by the process that trains the run (bench.locks)
         model_final.pth    final weights (state_dict, loads with weights_only=True)
         visuals.npz        what the report's figures draw of this run
         work/              mmengine work dir: checkpoints while running, logs
 
 A run is *finished* when ``record.json`` exists with status ``ok`` or ``diverged``; a ``failed``,
-missing or unreadable record means the run is (re)started and resumes from its last checkpoint.
+missing or unreadable record means the run is (re)started and resumes from its last checkpoint
+(an unreadable record is first renamed ``record.unreadable-N.json``, never overwritten). Only the
+process holding the folder's ``run.lock`` (:mod:`bench.locks`) trains the run.
 Records are written and read through :class:`bench.record.Record` only.
 """
 
@@ -17,12 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import fileio
 from bench.record import Record, RecordError
 
 RECORD = "record.json"
@@ -36,19 +39,8 @@ def record_dir(results_root: Path, dataset: str, regime_slug: str, method: str, 
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=False, default=_jsonable)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically and durably, readable by the group (see :mod:`bench.fileio`)."""
+    fileio.atomic_write_json(Path(path), obj, indent=1, default=_jsonable)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -93,6 +85,25 @@ def is_finished(directory: Path) -> bool:
     except RecordError:
         return False
     return record is not None and record.finished
+
+
+def set_aside_unreadable(directory: Path) -> Path | None:
+    """Rename an unreadable ``record.json`` of ``directory`` to ``record.unreadable-N.json``.
+
+    Called before a run is redone: the new record never overwrites a file that could still
+    matter to someone (a record of a newer schema version, say). Returns the new name, if any.
+    """
+    path = Path(directory) / RECORD
+    try:
+        read_record(directory)
+        return None
+    except RecordError:
+        pass
+    n = 1
+    while (target := path.with_name(f"record.unreadable-{n}.json")).exists():
+        n += 1
+    os.replace(path, target)
+    return target
 
 
 @dataclass

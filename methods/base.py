@@ -31,6 +31,11 @@ from bench.nets import SegNet
 from bench.tasks import Task
 from bench.weightings import TaskLosses, WeightingSpec, build_weighting, loss_matrix
 
+#: the learning rate every method's tuning searches (log-uniform), relative to its profile
+#: section ``methods.<name>``; each method adds its own options (see ``MethodInfo.search_space``)
+LR_SPACE: dict[str, dict[str, Any]] = {
+    "optim.net.optimizer.lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True}}
+
 
 @dataclass
 class View:
@@ -106,6 +111,10 @@ class PartialLabelMethod(BaseModel):
         self.weighting = build_weighting(weighting, len(self.tasks), reduction,
                                          tuple(self.task_names))
         self._task_losses: TaskLosses | None = None
+        #: factor on the method's consistency terms, set before every step by the engine's
+        #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
+        self.consistency_scale = 1.0
+        self.rampup_epochs = 0.0
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``."""

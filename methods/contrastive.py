@@ -8,23 +8,25 @@ import torch
 
 from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
-from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
 
 def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
                        preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
-                       n: torch.Tensor, s: torch.Tensor, t: torch.Tensor, batch: int
+                       n: torch.Tensor, s: torch.Tensor, t: torch.Tensor, batch: int,
+                       target_images: torch.Tensor | None = None
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mapped labels of the rows, and the mapped predictions of *every* image for each row's pair.
 
     Returns ``target [R, C, h, w]`` and ``sources [R, B, C, h, w]`` with ``sources[r, j]`` =
     :math:`m^{s_r\\to s_r t_r}(\\hat y^{s_r}(x_j))`: the positive of row r is
     ``sources[r, n_r]``, the other images its negatives. Each distinct pair of the batch is mapped
-    once for all B images, in the same pass as the targets (``P·B + R`` rows).
+    once for all B images, in the same pass as the targets (``P·B + R`` rows). The targets take
+    the labels of ``target_images`` (default: each row's own image ``n``).
     """
     k = len(tasks)
     pairs = pair_index(s, t, k)
@@ -35,7 +37,8 @@ def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
     src_s = us.repeat_interleave(batch)
     src_pair = uniq.repeat_interleave(batch)
     src = encode_rows(tasks, preds, src_n, src_s, labels=False)
-    tgt = encode_rows(tasks, labels, n, t, labels=True)
+    tgt = encode_rows(tasks, labels, n if target_images is None else target_images, t,
+                      labels=True)
     inputs = [torch.cat([x for x in (a, b) if x is not None]) if (a is not None or b is not None)
               else None for a, b in zip(src, tgt, strict=True)]
     mapped = mapping(inputs, torch.cat([src_s, t]), torch.cat([src_pair, pairs]))
@@ -63,9 +66,13 @@ def margin_row_losses(target: torch.Tensor, sources: torch.Tensor, n: torch.Tens
     return (hinge * negatives).sum(1) / (b - 1)
 
 
+SEARCH_SPACE = {**FILM_SPACE, "margin": {"type": "float", "low": 0.1, "high": 1.0}}
+
+
 @register_method("contrastive", MethodInfo(
     summary="", display="Contrastive-Loss", short="Contrastive", paper_name="Contrastive-Loss",
-    family="contrastive", colour="#CC79A7", order=50))
+    family="contrastive", colour="#CC79A7", order=50, sets=("power",),
+    search_space=SEARCH_SPACE))
 class ContrastiveLoss(JointMappingMethod):
     """Contrastive-Loss: same-image pairs closer than other-image pairs in the joint pairwise space.
 
@@ -86,18 +93,29 @@ class ContrastiveLoss(JointMappingMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
-                 reduction: str = "official") -> None:
+                 reduction: str = "official", shuffle_targets: bool = False,
+                 rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction)
+                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs)
         self.margin = float(margin)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t = pair_rows(views.mask)
+        keep, m = self.target_images(n, t, views.mask)
+        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
         if n.numel() == 0:
             return {}
         b = views.batch_size
         v = views.second
         target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
-                                             n, s, t, b)
+                                             n, s, t, b, m)
         rows = margin_row_losses(target, sources, n, self.margin)
         return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b)}
+
+
+register_variant("contrastive-shuffled", ContrastiveLoss, MethodInfo(
+    summary="Negative control of Contrastive-Loss: each anchor label comes from another image",
+    display="Contrastive-Loss (shuffled pairs)", short="Contrastive shuffled",
+    family="contrastive", colour="#D9B3CC", order=51, in_all=False, sets=("controls",),
+    control_of="contrastive", search_space=SEARCH_SPACE), shuffle_targets=True)

@@ -23,7 +23,19 @@ from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.nets.pairwise import PairwiseMaps
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
-from methods.base import PartialLabelMethod
+from methods.base import LR_SPACE, PartialLabelMethod
+
+#: what tuning searches for a method with a consistency term: learning rate, its weight, ramp-up
+CONSISTENCY_SPACE: dict[str, dict[str, Any]] = {
+    **LR_SPACE,
+    "con_weight": {"type": "float", "low": 0.05, "high": 4.0, "log": True},
+    "rampup_epochs": {"type": "float", "low": 0.0, "high": "0.5*epochs"},
+}
+#: … plus the FiLM parameters' learning rate for the conditional joint mapping
+FILM_SPACE: dict[str, dict[str, Any]] = {
+    **CONSISTENCY_SPACE,
+    "optim.film.optimizer.lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+}
 
 
 def pair_rows(mask: torch.Tensor, *, all_pairs_when_full: bool = True
@@ -91,15 +103,61 @@ def mean_cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 1.0 - cos.flatten(1).mean(1)
 
 
+def other_labelled_images(images: torch.Tensor, task: torch.Tensor, mask: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row (image ``images[r]``, task ``task[r]``): another image of the batch labelled
+    for that task, drawn uniformly; ``keep[r]`` is False where the batch has none.
+
+    Returns ``(keep [R] bool, partner [R])`` (``partner`` is meaningful where ``keep``).
+    """
+    b = mask.shape[0]
+    candidates = mask[:, task].t() & (torch.arange(b, device=mask.device)[None]
+                                      != images[:, None])
+    counts = candidates.sum(1)
+    keep = counts > 0
+    pick = (torch.rand(images.shape[0], device=mask.device) * counts).floor().long()
+    pick = torch.minimum(pick, (counts - 1).clamp_min(0))
+    position = candidates.long().cumsum(1) - 1
+    partner = ((position == pick[:, None]) & candidates).long().argmax(1)
+    return keep, partner
+
+
 class CrossTaskMethod(PartialLabelMethod):
-    """Base of the methods that add a cross-task term computed on the second view."""
+    """Base of the methods that add a cross-task term computed on the second view.
+
+    ``rampup_epochs`` > 0 ramps the cross-task weight up linearly from 0 over that many epochs
+    (a protocol option; the official scripts' ``--rampup up`` uses 100 epochs; off by default,
+    as in the official runs). ``shuffle_targets=True`` makes the method its own negative
+    control: each row's target label (the label side of a cross-task pair) comes from *another*
+    image of the batch labelled for that task (:func:`other_labelled_images`), so the cross-task
+    relation between the two sides is destroyed and everything else (rows, mappings, weights,
+    optimisers) is equal. Rows whose batch holds no other such image are left out.
+    """
 
     needs_second_view = True
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, reduction: str = "official") -> None:
+                 con_weight: float = 2.0, reduction: str = "official",
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
-        self.con_weight = float(con_weight)
+        self.base_con_weight = float(con_weight)
+        self.shuffle_targets = bool(shuffle_targets)
+        self.rampup_epochs = float(rampup_epochs)
+
+    @property
+    def con_weight(self) -> float:
+        """:math:`\\lambda` of the cross-task term, times the ramp-up factor (1 without one)."""
+        return self.base_con_weight * self.consistency_scale
+
+    def target_images(self, images: torch.Tensor, task: torch.Tensor | int, mask: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(keep, images)`` whose labels the rows' targets take: each row's own image, or, for
+        the negative control, another image labelled for the row's task."""
+        if not isinstance(task, torch.Tensor):
+            task = torch.full_like(images, int(task))
+        if not self.shuffle_targets:
+            return torch.ones_like(images, dtype=torch.bool), images
+        return other_labelled_images(images, task, mask)
 
     def reduce_rows(self, values: torch.Tensor, n: torch.Tensor, s: torch.Tensor,
                     batch: int) -> torch.Tensor:
@@ -120,9 +178,11 @@ class JointMappingMethod(CrossTaskMethod):
     }
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official") -> None:
+                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         reduction=reduction)
+                         reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs)
         self.mapping = CrossTaskMapping([task.channels for task in self.tasks], width=width,
                                         cond=cond)
 
@@ -181,7 +241,9 @@ class PairwiseMappingMethod(CrossTaskMethod):
     """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, reduction: str = "official") -> None:
+                 con_weight: float = 2.0, reduction: str = "official",
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         reduction=reduction)
+                         reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs)
         self.maps = PairwiseMaps(self.tasks, width)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 
 from bench.metadata import MethodInfo
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from methods.base import TrainingViews
-from methods.crosstask import PairwiseMappingMethod
+from methods.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+
+SEARCH_SPACE = CONSISTENCY_SPACE
 
 
 @register_method("direct_map", MethodInfo(
     summary="", display="Direct-Map", short="Direct-Map", paper_name="Direct-Map",
-    family="direct_map", colour="#009E73", order=40))
+    family="direct_map", colour="#009E73", order=40, sets=("power",),
+    search_space=SEARCH_SPACE))
 class DirectMap(PairwiseMappingMethod):
     """Direct-Map: map the unlabelled task's prediction into the labelled task's space and supervise it there.
 
@@ -37,13 +40,24 @@ class DirectMap(PairwiseMappingMethod):
         values, images, sources = [], [], []
         for i, j, s, t in self.maps.pairs():
             rows = (~mask[:, i] & mask[:, j]).nonzero().squeeze(1)
+            keep, target = self.target_images(rows, j, mask)
+            rows, target = rows[keep], target[keep]
             if rows.numel() == 0:
                 continue
             mapped = self.maps.forward_pair(s, t, s.encode_prediction(preds2[s.name][rows]))
-            values.append(t.per_image_loss(mapped, labels2[t.name][rows]))
+            values.append(t.per_image_loss(mapped, labels2[t.name][target]))
             images.append(rows)
             sources.append(torch.full_like(rows, i))
         if not values:
             return {}
         total = self.reduce_rows(torch.cat(values), torch.cat(images), torch.cat(sources), b)
         return {"loss_direct": self.con_weight * total}
+
+
+register_variant("direct_map-shuffled", DirectMap, MethodInfo(
+    summary="Negative control of Direct-Map: each mapped prediction is supervised with another "
+            "image's label",
+    display="Direct-Map (shuffled pairs)", short="Direct-Map shuffled", family="direct_map",
+    colour="#99D8C9", order=41, in_all=False, sets=("controls",), control_of="direct_map",
+    search_space=SEARCH_SPACE),
+    shuffle_targets=True)

@@ -13,12 +13,12 @@ from torch.func import functional_call
 
 from bench.metadata import MethodInfo
 from bench.nets.segnet import init_weights, segnet_filters
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews, runner_epoch
 from methods.contrastive import map_with_negatives
-from methods.crosstask import JointMappingMethod, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod, pair_rows
 
 
 class PairDiscriminator(nn.Module):
@@ -64,9 +64,14 @@ def pair_bce(logits: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return pos + neg
 
 
+SEARCH_SPACE = {**FILM_SPACE, "optim.discriminator.optimizer.lr": {
+    "type": "float", "low": 1e-5, "high": 1e-3, "log": True}}
+
+
 @register_method("discriminator", MethodInfo(
     summary="", display="Discriminator-Loss", short="Discrim.", paper_name="Discriminator-Loss",
-    family="discriminator", colour="#8c564b", order=60))
+    family="discriminator", colour="#8c564b", order=60, sets=("power",),
+    search_space=SEARCH_SPACE))
 class DiscriminatorLoss(JointMappingMethod):
     """Discriminator-Loss: a same-image pair discriminator and the network updated alternately.
 
@@ -94,9 +99,11 @@ class DiscriminatorLoss(JointMappingMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official") -> None:
+                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
+                 shuffle_targets: bool = False, rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction)
+                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs)
         self.discriminator = PairDiscriminator(segnet_filters(width)[-1])
 
     @classmethod
@@ -116,13 +123,15 @@ class DiscriminatorLoss(JointMappingMethod):
     # the generator loss of step 2 (also what ``loss`` returns, e.g. for evaluation of the loss)
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t = pair_rows(views.mask)
+        keep, m = self.target_images(n, t, views.mask)
+        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
         if n.numel() == 0:
             self._pairs = None
             return {}
         b = views.batch_size
         v = views.second
         target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
-                                             n, s, t, b)
+                                             n, s, t, b, m)
         self._pairs = (target, sources, n, s)  # kept for the discriminator step of this iteration
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
@@ -160,3 +169,10 @@ class DiscriminatorLoss(JointMappingMethod):
                                         if name != "discriminator"])
         self._pairs = None
         return {**log_vars, **log}
+
+
+register_variant("discriminator-shuffled", DiscriminatorLoss, MethodInfo(
+    summary="Negative control of Discriminator-Loss: each anchor label comes from another image",
+    display="Discriminator-Loss (shuffled pairs)", short="Discrim. shuffled",
+    family="discriminator", colour="#C4A49C", order=61, in_all=False, sets=("controls",),
+    control_of="discriminator", search_space=SEARCH_SPACE), shuffle_targets=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import torch
 
 from bench.metadata import MethodInfo
-from bench.registry import register_method
+from bench.registry import register_method, register_variant
 from methods.base import TrainingViews
-from methods.crosstask import PairwiseMappingMethod
+from methods.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+
+SEARCH_SPACE = CONSISTENCY_SPACE
 
 
 @register_method("perceptual_map", MethodInfo(
     summary="", display="Perceptual-Map", short="Perceptual-Map", paper_name="Perceptual-Map",
-    family="perceptual_map", colour="#E69F00", order=30))
+    family="perceptual_map", colour="#E69F00", order=30, sets=("power",),
+    search_space=SEARCH_SPACE))
 class PerceptualMap(PairwiseMappingMethod):
     """Perceptual-Map: perceptual loss through per-pair mappings trained on the available labels.
 
@@ -44,16 +47,20 @@ class PerceptualMap(PairwiseMappingMethod):
         perceptual: tuple[list[torch.Tensor], ...] = ([], [], [])
         for i, j, s, t in self.maps.pairs():
             rows = mask[:, j].nonzero().squeeze(1)
+            keep, target = self.target_images(rows, j, mask)
+            rows, target = rows[keep], target[keep]
             if rows.numel():
                 x = s.encode_prediction(preds2[s.name][rows].detach())
                 _add(fit, t.per_image_loss(self.maps.forward_pair(s, t, x),
-                                           labels2[t.name][rows]), rows, i)
+                                           labels2[t.name][target]), rows, i)
             rows = mask[:, i].nonzero().squeeze(1)
+            keep, target = self.target_images(rows, i, mask)
+            rows, target = rows[keep], target[keep]
             if rows.numel():
                 # prediction and label of s through the frozen mapping, in one call
                 r = rows.numel()
                 both = torch.cat([s.encode_prediction(preds2[s.name][rows]),
-                                  s.encode_label(labels2[s.name][rows])])
+                                  s.encode_label(labels2[s.name][target])])
                 out = self.maps.forward_pair(s, t, both, self.maps.frozen(s, t))
                 mapped, target = out[:r], out[r:].detach()
                 _add(perceptual, t.prediction_distance(mapped, target).flatten(1).mean(1), rows, i)
@@ -73,3 +80,10 @@ def _add(rows: tuple[list[torch.Tensor], ...], values: torch.Tensor, images: tor
     rows[0].append(values)
     rows[1].append(images)
     rows[2].append(torch.full_like(images, source))
+
+
+register_variant("perceptual_map-shuffled", PerceptualMap, MethodInfo(
+    summary="Negative control of Perceptual-Map: labels paired with another image's prediction",
+    display="Perceptual-Map (shuffled pairs)", short="Perceptual-Map shuffled",
+    family="perceptual_map", colour="#F5D28E", order=31, in_all=False, sets=("controls",),
+    control_of="perceptual_map", search_space=SEARCH_SPACE), shuffle_targets=True)

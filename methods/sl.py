@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from bench.metadata import MethodInfo
 from bench.registry import register_method
-from methods.base import PartialLabelMethod
+from methods.base import LR_SPACE, PartialLabelMethod
 
 
 @register_method("sl", MethodInfo(
     summary="SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1)",
     display="Supervised Learning", short="SL", paper_name="SL", paper_aliases=("MTL",), family="sl",
-    colour="#0072B2", order=20, in_partial=True, in_full=True))
+    colour="#0072B2", order=20, in_partial=True, in_full=True, search_space=LR_SPACE))
 class SupervisedLearning(PartialLabelMethod):
     """SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1).
 

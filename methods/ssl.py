@@ -12,6 +12,7 @@ from bench.registry import register_method
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import PartialLabelMethod, TrainingViews
+from methods.crosstask import CONSISTENCY_SPACE
 
 
 def random_boxes(n: int, height: int, width: int, scales: Sequence[float],
@@ -49,7 +50,7 @@ def crop_resize(x: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
 
 @register_method("ssl", MethodInfo(
     summary="", display="Semi-supervised Learning", short="SSL", paper_name="SSL", family="ssl",
-    colour="#56B4E9", order=25))
+    colour="#56B4E9", order=25, sets=("power",), search_space=CONSISTENCY_SPACE))
 class SemiSupervised(PartialLabelMethod):
     """SSL: random-crop consistency (MSE) of the predictions of each image's unlabelled tasks (Eq. 2).
 
@@ -67,9 +68,12 @@ class SemiSupervised(PartialLabelMethod):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 crop_scales: Sequence[float] = (1.2, 1.5), reduction: str = "official") -> None:
+                 crop_scales: Sequence[float] = (1.2, 1.5), con_weight: float = 1.0,
+                 rampup_epochs: float = 0.0, reduction: str = "official") -> None:
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction)
         self.crop_scales = tuple(float(c) for c in crop_scales)
+        self.con_weight = float(con_weight)
+        self.rampup_epochs = float(rampup_epochs)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, image, preds = views.mask, views.main.image, views.main.preds
@@ -91,4 +95,5 @@ class SemiSupervised(PartialLabelMethod):
             per_image = per_image + unlabelled[:, k] * mse
         if self.reduction == "paper":
             per_image = per_image / unlabelled.sum(1)
-        return {"loss_ssl": per_image.sum() / mask.shape[0]}
+        weight = self.con_weight * self.consistency_scale
+        return {"loss_ssl": weight * per_image.sum() / mask.shape[0]}

@@ -12,20 +12,29 @@ from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
-from methods.crosstask import JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
+from methods.crosstask import (
+    CONSISTENCY_SPACE,
+    FILM_SPACE,
+    JointMappingMethod,
+    encode_rows,
+    mean_cosine_distance,
+    pair_rows,
+)
 
 
 def map_rows(mapping: CrossTaskMapping, tasks: Sequence[Task], preds: dict[str, torch.Tensor],
-             labels: dict[str, torch.Tensor], n: torch.Tensor, s: torch.Tensor, t: torch.Tensor
-             ) -> tuple[torch.Tensor, torch.Tensor]:
+             labels: dict[str, torch.Tensor], n: torch.Tensor, s: torch.Tensor, t: torch.Tensor,
+             target_images: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """:math:`m^{s\\to st}(\\hat y^s_n)` and :math:`m^{t\\to st}(y^t_n)` for all rows, one pass.
 
     Source and target rows are stacked (2R rows), each with its input task and the pair index
-    of its row (the official code conditions both mappings on ``A[s, t] = 1``).
+    of its row (the official code conditions both mappings on ``A[s, t] = 1``). The targets take
+    the labels of ``target_images`` (default: each row's own image ``n``).
     """
     k = len(tasks)
     src = encode_rows(tasks, preds, n, s, labels=False)
-    tgt = encode_rows(tasks, labels, n, t, labels=True)
+    tgt = encode_rows(tasks, labels, n if target_images is None else target_images, t,
+                      labels=True)
     # rows 0..R-1 are sources, R..2R-1 targets; the rows of input task k, in that order, are
     # exactly cat(src[k], tgt[k])
     inputs = [torch.cat([x for x in (a, b) if x is not None]) if (a is not None or b is not None)
@@ -50,9 +59,11 @@ def xtc_row_losses(mapped_source: torch.Tensor, mapped_target: torch.Tensor,
     return loss
 
 
+REG_SPACE = {"reg_weight": {"type": "float", "low": 0.01, "high": 2.0, "log": True}}
+XTC_SPACE = {**FILM_SPACE, **REG_SPACE}
 XTC_INFO = MethodInfo(
     summary="", display="Cross-task (XTC)", short="XTC", paper_name="Ours", family="xtc",
-    colour="#D55E00", order=70, mapped_figure=True)
+    colour="#D55E00", order=70, mapped_figure=True, sets=("power",), search_space=XTC_SPACE)
 
 
 @register_method("xtc", XTC_INFO)
@@ -88,17 +99,21 @@ class CrossTaskConsistency(JointMappingMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True,
-                 reduction: str = "official") -> None:
+                 reduction: str = "official", shuffle_targets: bool = False,
+                 rampup_epochs: float = 0.0) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction)
+                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
+                         rampup_epochs=rampup_epochs)
         self.reg_weight = float(reg_weight)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t = pair_rows(views.mask)
+        keep, m = self.target_images(n, t, views.mask)
+        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
         if n.numel() == 0:
             return {}
         v = views.second
-        ms, mt = map_rows(self.mapping, self.tasks, v.preds, v.labels, n, s, t)
+        ms, mt = map_rows(self.mapping, self.tasks, v.preds, v.labels, n, s, t, m)
         rows = xtc_row_losses(ms, mt, v.feature[n], self.reg_weight)
         return {"loss_xtc": self.con_weight * self.reduce_rows(rows, n, s, views.batch_size),
                 "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach()}
@@ -142,7 +157,7 @@ class OfficialStyleLoop(CrossTaskConsistency):
 
 def _variant(name: str, cls: type, summary: str, display: str, short: str, colour: str,
              order: int, paper_name: str | None = None, **kw: object) -> None:
-    flags = {k: kw.pop(k) for k in ("in_all", "sets") if k in kw}
+    flags = {k: kw.pop(k) for k in ("in_all", "sets", "control_of", "search_space") if k in kw}
     info = MethodInfo(summary=summary, display=display, short=short, family="xtc",
                       colour=colour, order=order, paper_name=paper_name, mapped_figure=True,
                       **flags)
@@ -151,10 +166,16 @@ def _variant(name: str, cls: type, summary: str, display: str, short: str, colou
 
 _variant("xtc-nocond", CrossTaskConsistency,
          "XTC w/o cond: one joint mapping for every task pair, no FiLM (Table 6)",
-         "XTC (w/o cond)", "XTC w/o cond", "#F4A582", 71, "Ours-w/o-cond", cond=False)
+         "XTC (w/o cond)", "XTC w/o cond", "#F4A582", 71, "Ours-w/o-cond",
+         search_space={**CONSISTENCY_SPACE, **REG_SPACE}, cond=False)
 _variant("xtc-noreg", CrossTaskConsistency,
          "XTC w/o reg: without the regulariser to the image feature (Table 6)",
-         "XTC (w/o reg)", "XTC w/o reg", "#9E1B32", 72, "Ours-w/o-reg", reg_weight=0.0)
+         "XTC (w/o reg)", "XTC w/o reg", "#9E1B32", 72, "Ours-w/o-reg",
+         search_space=FILM_SPACE, reg_weight=0.0)
+_variant("xtc-shuffled", CrossTaskConsistency,
+         "Negative control of XTC: each pair's label side comes from another image of the batch",
+         "XTC (shuffled pairs)", "XTC shuffled", "#BDBDBD", 75, in_all=False,
+         sets=("controls",), control_of="xtc", search_space=XTC_SPACE, shuffle_targets=True)
 _variant("xtc-loop", OfficialStyleLoop,
          "XTC computed as the official code does (a Python loop over images and task pairs): "
          "the reference of bench perf and of the batched loss",

@@ -49,9 +49,10 @@ DATASETS = {"nyuv2": "NYUv2", "cityscapes": "Cityscapes", "synthetic-nyuv2": "sy
 
 def method_info(method: str) -> MethodInfo:
     display, short, paper, order = INFO.get(method, (method, method, None, 100))
+    control = method.removesuffix("-shuffled") if method.endswith("-shuffled") else None
     return MethodInfo(summary="", display=display, short=short, family=method, colour="",
                       order=order, paper_name=paper, mapped_figure=method == "xtc", name=method,
-                      paper_aliases=("MTL",) if method == "sl" else ())
+                      control_of=control, paper_aliases=("MTL",) if method == "sl" else ())
 
 
 def weighting_info(name: str) -> WeightingInfo:

@@ -176,3 +176,42 @@ def test_table_rows_read_method_plus_weighting_and_match_the_paper(tmp_path, cap
     assert "| Cross-task (XTC) + Uncertainty |" in markdown
     assert main(["table", "--dataset", "nyuv2", "--results", str(tmp_path), "--methods",
                  "sl+dwa,xtc", "--format", "csv"]) == 0
+
+
+# -- bad input, and the other commands of the grid --------------------------------------------------
+@pytest.mark.parametrize("extra,expected", [
+    (["--weighting", "dwaa"], "Did you mean 'dwa'?"),
+    (["--methods", "sl+gradnrm"], "Did you mean 'gradnorm'?"),
+    (["--weighting", "dwa", "--set", "weightings.dwa.temprature=3"],
+     "Did you mean 'weightings.dwa.temperature'?"),
+    (["--weighting", "dwa", "--set", "weightings.dwaa.temperature=3"], "Did you mean 'dwa'?"),
+    (["--weighting", "cagrad", "--set", "weightings.cagrad.c=-1"], "c must be non-negative"),
+    (["--weighting", "dwa", "--set", "weightings.dwa.temperature=0"], "temperature must be"),
+])
+def test_bad_weighting_input_exits_2_before_any_run(extra, expected, nyuv2_root, tmp_path,
+                                                    capsys):
+    results = tmp_path / "r"
+    argv = ["run", "--methods", "sl", "--dataset", "nyuv2", "--profile", "smoke", "--jobs", "1",
+            "--data-root", str(nyuv2_root), "--results", str(results), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err, err
+    assert not list(results.rglob("record.json"))
+
+
+def test_tune_refuses_weighted_rows_and_power_pairs_controls_under_the_same_weighting(capsys):
+    import argparse
+
+    from bench.cli_power import power_specs
+    from bench.report.power import control_row
+
+    assert main(["tune", "--methods", "sl+dwa", "--dataset", "nyuv2", "--trials", "1"]) == 2
+    assert "equal weights" in capsys.readouterr().err
+    args = argparse.Namespace(dataset="nyuv2", methods="xtc", weighting="equal,dwa",
+                              regimes="onelabel", seeds="0,1", set=None, profile="smoke")
+    specs, _, methods, _ = power_specs(args)
+    assert methods == ["xtc", "xtc+dwa", "sl+dwa"]
+    assert {s.row for s in specs} == {"sl", "sl+dwa", "xtc", "xtc+dwa", "xtc-shuffled",
+                                      "xtc-shuffled+dwa"}
+    assert control_row("xtc+dwa", {"xtc": "xtc-shuffled"}) == "xtc-shuffled+dwa"
+    assert control_row("sl+dwa", {"xtc": "xtc-shuffled"}) is None

@@ -7,8 +7,9 @@ Layout (the preprocessed MTAN layout used by the official MTPSL code)::
 
 A subclass states its tasks, the folder of each task, the official split sizes, its native
 resolution, its augmentation and where the data comes from. :meth:`DenseDataset.check_layout`
-validates a root before any training starts and raises :class:`DatasetError` naming the path,
-what was expected and how to get the data.
+validates a root's structure (and a few samples) before any training starts and raises
+:class:`DatasetError` naming the path, what was expected and how to get the data;
+:mod:`bench.data.check` then checks the content of every file the planned runs read.
 
 A sample is ``{'image': [3,H,W], 'labels': {task: label}, 'label_mask': bool[K], 'index': i}``,
 plus ``'view2'`` (a second random scale-crop of the augmented image, with its labels) for methods
@@ -35,7 +36,9 @@ from bench.tasks import Task
 
 SPLITS = ("train", "val")
 _NPY = re.compile(r"^(\d+)\.npy$")
-VALIDATE_SAMPLES = 6  # files per folder whose contents are checked up front (first, last, spread)
+#: samples per split whose contents the layout check reads (first, last, spread); every file a
+#: run reads is checked before it starts by :mod:`bench.data.check`
+VALIDATE_SAMPLES = 6
 
 
 @dataclass(frozen=True)
@@ -135,23 +138,10 @@ class DenseDataset(Dataset):
     @classmethod
     def _check_sample(cls, root: Path, split: str, i: int, tasks: Sequence[Task],
                       shape: tuple[int, int] | None) -> tuple[int, int]:
-        image = _load(root / split / "image" / f"{i}.npy", root, cls)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} has shape "
-                                   f"{image.shape}; expected H×W×3.")
-        hw = image.shape[:2]
-        if shape is not None and hw != shape:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} is {hw[0]}×{hw[1]} "
-                                   f"but other images are {shape[0]}×{shape[1]}.")
-        if not np.isfinite(image).all() or image.min() < -1e-3 or image.max() > 1 + 1e-3:
-            raise cls._error(root, f"{root / split / 'image' / f'{i}.npy'} must hold finite "
-                                   "values in [0, 1].")
-        for task in tasks:
-            path = root / split / cls.folders[task.name] / f"{i}.npy"
-            problem = task.check_array(_load(path, root, cls), hw)
-            if problem:
-                raise cls._error(root, f"{path}: {problem}")
-        return hw
+        """Check sample ``i`` of ``split`` (see :func:`bench.data.check.check_sample`)."""
+        from bench.data.check import check_sample
+
+        return check_sample(cls, root, split, i, tasks, shape)
 
     @classmethod
     def _error(cls, root: Path, what: str) -> DatasetError:

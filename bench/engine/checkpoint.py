@@ -15,6 +15,7 @@ both ends, keeping the safe loader:
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import numpy as np
@@ -38,19 +39,45 @@ def _numpy_safe_globals() -> list[Any]:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtypes]
 
 
+def load_weights_only(filename: str, map_location: Any = None) -> Any:
+    """``torch.load(weights_only=True)`` of a local file; the raw exception if it fails."""
+    with torch.serialization.safe_globals(_numpy_safe_globals()):
+        return torch.load(filename, map_location=map_location, weights_only=True)
+
+
+def is_refused_pickle(exc: BaseException) -> bool:
+    """Whether a load failed because the file holds objects ``weights_only`` refuses (as
+    opposed to a truncated or corrupt file)."""
+    return isinstance(exc, pickle.UnpicklingError) and "weights only" in str(exc).lower()
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """One line saying why a checkpoint file could not be loaded."""
+    first = (str(exc).splitlines() or [""])[0].strip()
+    if is_refused_pickle(exc):
+        return f"it holds Python objects that weights-only loading refuses ({first})"
+    what = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return f"it is truncated or corrupt ({what})"
+
+
 def load_from_local_weights_only(filename: str, map_location: Any = None) -> Any:
     """mmengine loader for local files: ``torch.load(weights_only=True)``, clear error if refused."""
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(filename, map_location=map_location, weights_only=True)
+        return load_weights_only(filename, map_location)
     except FileNotFoundError:
-        raise BenchError(f"Checkpoint not found: {filename}") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling refusals come as several types
-        raise BenchError(
-            f"Cannot load checkpoint {filename} safely: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0]}",
-            "Harness checkpoints load with weights_only=True; this file holds other Python "
-            "objects. Remove the run folder to restart that run from scratch.") from None
+        raise BenchError(f"Checkpoint not found: {filename}",
+                         "Run `bench run` again: it resumes from the newest intact checkpoint "
+                         "of the run folder, or starts the run afresh if there is none.") from None
+    except Exception as exc:  # noqa: BLE001 - unpickling refusals and corrupt files come as several types
+        if is_refused_pickle(exc):
+            hint = ("Harness checkpoints load with weights_only=True; this file holds other "
+                    "Python objects. Remove the run folder to restart that run from scratch.")
+        else:
+            hint = ("The file is incomplete or damaged (a process killed while writing it, or a "
+                    "disk problem). `bench run` skips such checkpoints and resumes from the "
+                    "newest intact one; delete the file if you load it by hand.")
+        raise BenchError(f"Cannot load checkpoint {filename}: {describe_load_error(exc)}.",
+                         hint) from None
 
 
 def install_checkpoint_loader() -> None:

@@ -4,15 +4,24 @@ The run trains on its training images (the validation subset carved out), evalua
 validation subset every ``val_interval`` epochs, selects an epoch by ``train.selection`` and
 evaluates the test split once, at the end, on that epoch's weights (see
 :mod:`bench.engine.evaluation`). The record is written atomically once the run ends (``ok``,
-``diverged`` or ``failed``). An interrupted run (Ctrl-C, SIGKILL) leaves no record but its
-checkpoints: running it again resumes from the last one.
+``diverged`` or ``failed``), after the final weights and figure data, and only then are the
+training checkpoints dropped. An interrupted run (Ctrl-C, SIGKILL, at any instant) leaves no
+record but its checkpoints: running it again resumes from the newest intact one
+(:mod:`bench.engine.checkpointing`). The caller holds the run folder's lock (:mod:`bench.locks`).
+
+On the CPU a run uses a fixed number of threads (:mod:`bench.engine.threads`), so its numbers
+do not depend on ``--jobs``. A loss that is not finite or beyond ``train.diverge_above`` ends the
+run as ``diverged``, unless the run's data fails the data check when read again (then the run
+is ``failed`` with the bad files named, and is retried once the data is fixed).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,6 +30,7 @@ import torch
 from mmengine.device import get_device
 from mmengine.runner import Runner, set_random_seed
 
+from bench.data.check import check_files, problems_error
 from bench.engine.build import (
     Loaders,
     build_dataloaders,
@@ -30,13 +40,24 @@ from bench.engine.build import (
     training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
+from bench.engine.checkpointing import POINTER, KillSafeCheckpointHook, recover_checkpoint
 from bench.engine.environment import environment
 from bench.engine.evaluation import evaluate
-from bench.engine.hooks import DivergedError, EpochEvaluation, ProgressHook, RunStateHook
+from bench.engine.hooks import (
+    ConsistencyRampHook,
+    DivergedError,
+    EpochEvaluation,
+    ProgressHook,
+    RunStateHook,
+    save_weights,
+)
 from bench.engine.progress import NullSink, ProgressSink
+from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.errors import BenchError
+from bench.fileio import remove_stale_temps
 from bench.metrics import metric_key
+from bench.profile_schema import DIVERGE_ABOVE
 from bench.record import Record, TaskEntry
 from bench.regimes import mask_summary, pack_mask, parse_regime, training_mask
 from bench.registry import dataset_info, get_dataset, method_info
@@ -49,17 +70,34 @@ BEST_WEIGHTS = "best.pth"
 
 
 def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
-            sink: ProgressSink | None = None) -> Record:
-    """Train and evaluate one run in ``directory``; return (and write) its record."""
+            sink: ProgressSink | None = None, *, evaluate_test: bool = True,
+            extra_hooks: Sequence[Any] = (),
+            reraise: tuple[type[BaseException], ...] = ()) -> Record:
+    """Train and evaluate one run in ``directory``; return (and write) its record.
+
+    The caller holds the lock of ``directory`` (:func:`bench.engine.claim.run_claimed`).
+    ``evaluate_test=False`` (tuning) never touches the test split: the record then holds the
+    validation metrics of the selected epoch only, and no figure data. ``extra_hooks`` are added
+    to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
+    run without a record (e.g. a pruned tuning trial).
+    """
     install_checkpoint_loader()
-    sink = sink or NullSink()
-    directory = Path(directory)
+    device = torch.device(get_device())
+    with run_threads(device):
+        return _run(spec, config, Path(directory), sink or NullSink(), device, evaluate_test,
+                    tuple(extra_hooks), reraise)
+
+
+def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
+         device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
+         reraise: tuple[type[BaseException], ...]) -> Record:
     work = directory / "work"
     work.mkdir(parents=True, exist_ok=True)
     key = directory.name
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     wall0 = time.perf_counter()
-    device = torch.device(get_device())
+    remove_stale_temps(directory)
+    recovery = recover_checkpoint(work)
 
     ds_cls = get_dataset(spec.dataset)
     tasks = ds_cls.build_tasks()
@@ -77,31 +115,43 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
         weighting_info=weighting_info(spec.weighting),
         mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
         validation=split.summary(), started_at=started)
-    state_hook = RunStateHook(work / "bench_state.json", device)
+    state_hook = RunStateHook(work / "bench_state.json", device,
+                              diverge_above=float(config["train"].get("diverge_above",
+                                                                      DIVERGE_ABOVE)))
+    notes = recovery.notes + state_hook.notes
+    for note in notes:
+        sink.message(f"{spec.label()}: {note}")
     runner = None
     loaders = None
     try:
         set_random_seed(spec.seed)
         method = build_method(config, tasks)
         loaders = build_dataloaders(ds_cls, config, split, mask, needs_second_view(spec.method))
-        state_hook.evaluation = EpochEvaluation(
-            tasks, loaders.validation, loaders.test, config["train"]["selection"],
-            int(config["train"].get("val_interval", 1)), work / BEST_WEIGHTS)
+        state_hook.evaluation = epoch_evaluation(config, loaders, tasks, work, evaluate_test)
         optim_wrapper, schedulers = build_optimisation(method, config)
         primary = [metric_key(t.name, t.primary) for t in tasks]
+        hooks = [state_hook, ProgressHook(sink, key, spec.label(), primary, state_hook),
+                 ConsistencyRampHook(), *extra_hooks]
         runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
-                               work, [state_hook, ProgressHook(sink, key, spec.label(), primary,
-                                                               state_hook)])
+                               work, hooks, recovery.checkpoint)
+        for note in notes:
+            runner.logger.warning(note)
         runner.train()
-        _finish(runner.model, state_hook, loaders, tasks, record)
+        _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
     except DivergedError as exc:
-        record.status = "diverged"
-        record.error = {"type": "DivergedError", "message": str(exc)}
+        bad = _bad_data(ds_cls, config)
+        if bad is not None:
+            record.error = {"type": type(bad).__name__, "message": str(bad),
+                            "diverged": str(exc)}
+        else:
+            record.status = "diverged"
+            record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
         record.error = {"type": type(exc).__name__, "message": str(exc)}
-    except (KeyboardInterrupt, SystemExit):
+    except (KeyboardInterrupt, SystemExit, *reraise):
         state_hook.persist()
+        _close_logger(runner)
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
         record.error = {"type": type(exc).__name__, "message": str(exc),
@@ -124,23 +174,57 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
                      "kind": state_hook.memory.kind}
     record.environment = environment(device)
     if record.status == "ok" and runner is not None:
-        torch.save(runner.model.state_dict(), directory / FINAL_WEIGHTS)
+        save_weights(runner.model, directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
-        write_visuals(directory / VISUALS,
-                      render_visuals(runner.model, loaders.test.dataset, tasks))
-        record.artifacts["visuals"] = VISUALS
-        _drop_training_checkpoints(work)
+        if evaluate_test:
+            write_visuals(directory / VISUALS,
+                          render_visuals(runner.model, loaders.test.dataset, tasks))
+            record.artifacts["visuals"] = VISUALS
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_record(directory, record)
+    if record.finished:  # nobody resumes a finished run: its checkpoints only take space
+        drop_training_checkpoints(work)
     return record
 
 
+def _bad_data(ds_cls: Any, config: dict[str, Any]) -> BenchError | None:
+    """After a divergence: the run's files read again, uncached; the error naming bad ones.
+
+    The data check before the run passed, so this only finds files changed since (or a cache
+    fooled by a file replaced with one of the same size and time stamp): NaN in the data must
+    never make a run ``diverged``, which counts as finished and would never be retried.
+    """
+    images = config["dataset"]["images"]
+    root = Path(config["execution"]["data_root"])
+    hw = tuple(config["dataset"]["fingerprint"]["stored_size"])
+    result = check_files(ds_cls, root, hw, {"train": images["train"], "val": images["test"]})
+    if not result.problems:
+        return None
+    return problems_error(ds_cls, root, result.problems,
+                          "the loss diverged on this data, so the run counts as failed, not "
+                          "diverged")
+
+
+def epoch_evaluation(config: dict[str, Any], loaders: Loaders, tasks: tuple, work: Path,
+                     evaluate_test: bool) -> EpochEvaluation:
+    """What the run evaluates after its epochs (see :class:`EpochEvaluation`)."""
+    train = config["train"]
+    interval = int(train.get("val_interval", 1))
+    last_k = int(config["eval"]["average_last"]) if evaluate_test else 1
+    epochs = EpochEvaluation.evaluated_epochs(int(train["epochs"]), interval)
+    return EpochEvaluation(tasks, loaders.validation, loaders.test, train["selection"], interval,
+                           work / BEST_WEIGHTS,
+                           frozenset(epochs[-last_k:]) if last_k > 1 else frozenset())
+
+
 def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks: tuple,
-            record: Record) -> None:
+            record: Record, evaluate_test: bool) -> None:
     """Select the epoch, load its weights and test them: the record's metrics.
 
-    ``last``: the final weights. ``best-val`` / ``best-test``: the weights kept when the epoch
-    was selected (the test metrics of ``best-test`` were measured then, per epoch).
+    ``last``: the final weights (with ``eval.average_last`` = k > 1: the mean of the test and
+    validation metrics of the last k evaluations, as MTAN reports). ``best-val`` /
+    ``best-test``: the weights kept when the epoch was selected (the test metrics of
+    ``best-test`` were measured then, per epoch).
     """
     ev = state.evaluation
     rule = ev.selection if ev is not None else "last"
@@ -152,14 +236,31 @@ def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks
                                          weights_only=True))
     entry = next((h for h in state.history if h["epoch"] == epoch), {})
     record.selection = {"rule": rule, "epoch": int(epoch)}
+    averaged = [h for h in state.history if ev is not None and h["epoch"] in ev.test_epochs]
+    if averaged:
+        record.selection["averaged_epochs"] = [h["epoch"] for h in averaged]
+        record.val_metrics = mean_metrics([h.get("metrics") or {} for h in averaged])
+        record.metrics = mean_metrics([h["test"] for h in averaged])
+        return
     record.val_metrics = dict(entry.get("metrics") or {})
-    record.metrics = (dict(entry["test"]) if rule == "best-test" and "test" in entry
-                      else evaluate(model, loaders.test, tasks))
+    if not evaluate_test:
+        record.metrics = {}
+    elif rule == "best-test" and "test" in entry:
+        record.metrics = dict(entry["test"])
+    else:
+        record.metrics = evaluate(model, loaders.test, tasks)
+
+
+def mean_metrics(entries: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The per-key mean of several evaluations' metrics (keys every entry has)."""
+    keys = set.intersection(*(set(e) for e in entries)) if entries else set()
+    return {k: sum(e[k] for e in entries) / len(entries) for k in sorted(keys)}
 
 
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,
                   train_loader: Any, optim_wrapper: Any, schedulers: Any, work: Path,
-                  hooks: list) -> Runner:
+                  hooks: list, resume_from: Path | None) -> Runner:
+    """The Runner of a run; it resumes from ``resume_from`` (a verified checkpoint) if given."""
     train = config["train"]
     ckpt_interval = int(train.get("checkpoint_interval", 1))
     runner = Runner(
@@ -174,13 +275,17 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
             "timer": {"type": "IterTimerHook"},
             "logger": {"type": "LoggerHook", "interval": 50},
             "param_scheduler": {"type": "ParamSchedulerHook"},
-            "checkpoint": {"type": "CheckpointHook", "interval": ckpt_interval,
-                           "by_epoch": True, "max_keep_ckpts": 1, "save_last": True},
+            "checkpoint": None,  # replaced by the kill-safe hook below
             "sampler_seed": {"type": "DistSamplerSeedHook"},
         },
-        custom_hooks=hooks,
+        custom_hooks=[*hooks, KillSafeCheckpointHook(ckpt_interval)],
         randomness={"seed": int(spec.seed)},
-        resume=(work / "last_checkpoint").is_file(),
+        # keep the process's multiprocessing start method (mmengine would force 'fork', with a
+        # warning, in the grid's spawned workers)
+        env_cfg={"mp_cfg": {"mp_start_method": multiprocessing.get_start_method(
+            allow_none=True) or "fork"}, "dist_cfg": {"backend": "nccl"}},
+        load_from=str(resume_from) if resume_from is not None else None,
+        resume=resume_from is not None,
         log_level="ERROR",
         default_scope="mmengine",
     )
@@ -192,10 +297,12 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
     return runner
 
 
-def _drop_training_checkpoints(work: Path) -> None:
+def drop_training_checkpoints(work: Path) -> None:
+    """Delete the training checkpoints of a finished run (pointer first, then the files)."""
+    (work / POINTER).unlink(missing_ok=True)
     for path in work.glob("*.pth"):
-        path.unlink()
-    (work / "last_checkpoint").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+    remove_stale_temps(work)
 
 
 def _close_logger(runner: Runner | None) -> None:

@@ -22,11 +22,13 @@ from bench.engine.checkpoint import (
 from bench.engine.evaluation import evaluate, improves, select_epoch
 from bench.engine.memory import PeakMemory
 from bench.engine.progress import ProgressSink
+from bench.fileio import atomic_write_json, atomic_write_with
+from bench.profile_schema import DIVERGE_ABOVE
 from bench.tasks import Task
 
 
 class DivergedError(RuntimeError):
-    """Training produced a non-finite loss."""
+    """Training produced a non-finite loss, or one beyond ``train.diverge_above``."""
 
 
 @dataclass
@@ -34,8 +36,10 @@ class EpochEvaluation:
     """What the run evaluates every ``interval`` epochs, and how it selects its epoch.
 
     ``validation`` is the loader of the validation subset (``None`` without one); ``test`` the
-    test split's, evaluated per epoch only when the rule is ``best-test``. The weights of the
-    selected epoch so far are kept in ``best_weights`` (rules ``best-val`` and ``best-test``).
+    test split's, evaluated per epoch only when the rule is ``best-test`` and at the epochs in
+    ``test_epochs`` (the last ``eval.average_last`` evaluations, whose test metrics are averaged).
+    The weights of the selected epoch so far are kept in ``best_weights`` (rules ``best-val`` and
+    ``best-test``).
     """
 
     tasks: Sequence[Task]
@@ -44,6 +48,12 @@ class EpochEvaluation:
     selection: str
     interval: int
     best_weights: Path
+    test_epochs: frozenset[int] = frozenset()
+
+    @staticmethod
+    def evaluated_epochs(epochs: int, interval: int) -> list[int]:
+        """The epochs after which the run evaluates: every ``interval``-th and the last."""
+        return sorted({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
 
     @property
     def selection_key(self) -> str | None:
@@ -59,19 +69,27 @@ class RunStateHook(Hook):
       written, so a resumed run keeps its earlier epochs and recomputes the others;
     * the selected epoch so far (:mod:`bench.engine.evaluation`) and its weights;
     * time per training step (wall clock, CUDA-synchronised) and peak memory;
-    * RNG states saved into every checkpoint and restored on resume, so a killed run ends with
-      the same numbers as an uninterrupted one (CPU);
+    * RNG states and the run state (history, resume count, training time) saved into every
+      checkpoint and restored on resume, so a killed run ends with the same numbers and the same
+      history as an uninterrupted one (CPU); ``bench_state.json`` mirrors the state between
+      checkpoints (an unreadable one is ignored: the checkpoint's copy is authoritative);
     * the message hub stored without ``HistoryBuffer`` objects (see :mod:`bench.engine.checkpoint`);
-    * a non-finite loss stops training with :class:`DivergedError`.
+    * a non-finite loss, or one whose magnitude exceeds ``diverge_above``, stops training with
+      :class:`DivergedError`.
     """
 
     priority = "VERY_HIGH"
 
     def __init__(self, state_file: Path, device: torch.device,
-                 evaluation: EpochEvaluation | None = None) -> None:
+                 evaluation: EpochEvaluation | None = None,
+                 diverge_above: float = DIVERGE_ABOVE) -> None:
         self.state_file = Path(state_file)
         self.device = device
         self.evaluation = evaluation
+        self.diverge_above = float(diverge_above)
+        #: what happened to the saved state that the run's log should mention
+        self.notes: list[str] = []
+        self._checkpoint_state: dict[str, Any] | None = None
         self.history: list[dict[str, Any]] = []
         self.step_times: list[float] = []
         self.resumed = 0
@@ -81,21 +99,39 @@ class RunStateHook(Hook):
         self._pending_rng: dict[str, Any] | None = None
         self._t0 = 0.0
         self.memory = PeakMemory(device)
-        if self.state_file.is_file():
+        saved = self._read_state_file()
+        if saved is not None:
+            self.history = list(saved.get("history") or [])
+            self.previous_train_time = float(saved.get("train_time") or 0.0)
+            self.resumed = int(saved.get("resumed") or 0)
+
+    def _read_state_file(self) -> dict[str, Any] | None:
+        if not self.state_file.exists():
+            return None
+        try:
             saved = json.loads(self.state_file.read_text())
-            self.history = saved.get("history", [])
-            self.previous_train_time = saved.get("train_time", 0.0)
-            self.resumed = saved.get("resumed", 0)
+            if not isinstance(saved, dict) or not isinstance(saved.get("history", []), list):
+                raise ValueError(f"a JSON {type(saved).__name__} without a history list")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.notes.append(f"ignored the unreadable {self.state_file.name} ({exc}); the run "
+                              "state comes from its checkpoint")
+            return None
+        return saved
 
     # -- checkpoints ----------------------------------------------------------------------------
     def before_save_checkpoint(self, runner: Any, checkpoint: dict) -> None:
         checkpoint["message_hub"] = to_plain_message_hub(checkpoint["message_hub"])
-        checkpoint.setdefault("meta", {})["bench_rng"] = rng_state()
+        meta = checkpoint.setdefault("meta", {})
+        meta["bench_rng"] = rng_state()
+        meta["bench_state"] = self._state()
 
     def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
         if "message_hub" in checkpoint:
             checkpoint["message_hub"] = from_plain_message_hub(checkpoint["message_hub"])
-        self._pending_rng = checkpoint.get("meta", {}).get("bench_rng")
+        meta = checkpoint.get("meta", {})
+        self._pending_rng = meta.get("bench_rng")
+        state = meta.get("bench_state")
+        self._checkpoint_state = state if isinstance(state, dict) else None
 
     # -- training -------------------------------------------------------------------------------
     def before_train(self, runner: Any) -> None:
@@ -106,10 +142,19 @@ class RunStateHook(Hook):
         self._t0 = time.perf_counter()
         if runner.iter == 0:  # fresh start (no checkpoint): forget any earlier attempt
             self.history, self.resumed, self.previous_train_time = [], 0, 0.0
+            self._checkpoint_state = None
             return
+        saved = self._checkpoint_state
+        if saved is not None:  # the checkpoint's own copy: consistent with its weights
+            self.history = list(saved.get("history") or [])
+            self.resumed = max(self.resumed, int(saved.get("resumed") or 0))
+            self.previous_train_time = max(self.previous_train_time,
+                                           float(saved.get("train_time") or 0.0))
+            self._checkpoint_state = None
         self.resumed += 1
         # keep only epochs up to the checkpoint (later ones will be recomputed)
         self.history = [h for h in self.history if h["epoch"] <= int(runner.epoch)]
+        self.persist()
 
     def before_train_epoch(self, runner: Any) -> None:
         self._epoch_losses = {}
@@ -128,6 +173,10 @@ class RunStateHook(Hook):
             if key == "loss" and not math.isfinite(v):
                 raise DivergedError(f"non-finite loss ({v}) at epoch {runner.epoch + 1}, "
                                     f"iteration {runner.iter + 1}")
+            if key == "loss" and abs(v) > self.diverge_above:
+                raise DivergedError(f"loss {v:.4g} beyond train.diverge_above="
+                                    f"{self.diverge_above:g} at epoch {runner.epoch + 1}, "
+                                    f"iteration {runner.iter + 1}")
             self._epoch_losses.setdefault(key, []).append(v)
         self.memory.sample()
 
@@ -140,7 +189,7 @@ class RunStateHook(Hook):
         if ev is not None and (epoch % ev.interval == 0 or epoch == runner.max_epochs):
             if ev.validation is not None:
                 entry["metrics"] = evaluate(runner.model, ev.validation, ev.tasks)
-            if ev.selection == "best-test":
+            if ev.selection == "best-test" or epoch in ev.test_epochs:
                 entry["test"] = evaluate(runner.model, ev.test, ev.tasks)
             key = ev.selection_key
             if key is not None and key in entry:
@@ -162,12 +211,14 @@ class RunStateHook(Hook):
             return None
         return select_epoch(self.history, ev.selection_key, ev.tasks)
 
+    def _state(self) -> dict[str, Any]:
+        return {"history": self.history, "resumed": self.resumed,
+                "train_time": self.previous_train_time + (
+                    time.perf_counter() - self._t0 if self._t0 else 0.0)}
+
     def persist(self) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"history": self.history, "resumed": self.resumed,
-                                   "train_time": self.previous_train_time + (
-                                       time.perf_counter() - self._t0 if self._t0 else 0.0)}))
-        tmp.replace(self.state_file)
+        """Write the run state to ``bench_state.json`` (atomically)."""
+        atomic_write_json(self.state_file, self._state(), indent=None)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -183,10 +234,29 @@ class RunStateHook(Hook):
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """The model's ``state_dict`` at ``path``, written to a temporary name first."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
+    """The model's ``state_dict`` at ``path``, written atomically (see :mod:`bench.fileio`)."""
+    atomic_write_with(Path(path), lambda f: torch.save(model.state_dict(), f))
+
+
+class ConsistencyRampHook(Hook):
+    """Ramps a method's consistency terms up linearly over its first ``rampup_epochs`` epochs.
+
+    Before every training step the model's ``consistency_scale`` is set to
+    :math:`\\min(1, (e + i / I) / E_r)` (epoch ``e``, step ``i`` of ``I``, ramp length
+    :math:`E_r` = the method's ``rampup_epochs`` option), as the official scripts' ``--rampup up``
+    does over 100 epochs; 1 when the method has no ramp-up. A function of the step alone, so a
+    resumed run continues exactly.
+    """
+
+    priority = "HIGH"
+
+    def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
+        model = runner.model
+        epochs = float(getattr(model, "rampup_epochs", 0.0))
+        if epochs <= 0:
+            return
+        progress = runner.epoch + batch_idx / max(len(runner.train_dataloader), 1)
+        model.consistency_scale = min(1.0, progress / epochs)
 
 
 class ProgressHook(Hook):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.fileio import atomic_write_with
 from bench.tasks import Task
 
 VISUALS = "visuals.npz"
@@ -128,8 +129,5 @@ def _pairs(mapped: Any, tasks: Sequence[Task], image: torch.Tensor,
 
 
 def write_visuals(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save ``arrays`` to ``path`` (compressed npz, written to a temporary name first)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    """Save ``arrays`` to ``path`` (compressed npz, written atomically, see :mod:`bench.fileio`)."""
+    atomic_write_with(Path(path), lambda f: np.savez_compressed(f, **arrays))

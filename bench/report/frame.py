@@ -19,7 +19,7 @@ from bench.store import scan_records
 META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "base_method",
                 "weighting", "regime", "seed",
                 "profile", "status", "finished_at", "path", "selection", "loss_reduction",
-                "val_fraction", "val_images"]
+                "val_fraction", "val_images", "tuning"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
             "loss_reduction": r.config.get("train", {}).get("loss_reduction", "unrecorded"),
             "val_fraction": float(r.config.get("validation", {}).get("fraction", 0.0)),
             "val_images": int(r.validation.get("images", 0)),
+            "tuning": tuning_text(r.config.get("tuning")),
         }
         row.update({k: float(v) for k, v in r.metrics.items() if isinstance(v, (int, float))})
         rows.append(row)
@@ -80,6 +81,15 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=META_COLUMNS)
     return frame
+
+
+def tuning_text(tuning: dict | None) -> str:
+    """``"20 trials × 8 epochs (onelabel, seed 0)"`` for a run of a tuned profile, else ``""``."""
+    if not tuning:
+        return ""
+    epochs = f"{tuning['epochs']} epochs" if tuning.get("epochs") else "the profile's epochs"
+    return (f"{tuning.get('trials')} trials × {epochs} on the validation split "
+            f"({tuning.get('regime')}, seed {tuning.get('seed')})")
 
 
 def metric_infos(records: Iterable[Record]) -> list[MetricInfo]:

@@ -23,6 +23,8 @@ from bench.report.paper import CITATION, paper_values
 PAPER_PREFIX = "paper:"
 #: mark of rows whose epoch was selected on the test split (``train.selection=best-test``)
 TEST_SELECTED = "†"
+#: mark of rows whose hyper-parameters ``bench tune`` chose
+TUNED = "‡"
 REDUCTION_TEXT = {
     "official": "official (each image's task losses and pair terms summed, as the official "
                 "MTPSL scripts)",
@@ -166,7 +168,8 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
         spread = "± sample standard deviation over seeds"
     else:
         spread = "± half-width of the 95 % t confidence interval of the mean (t_{0.975,n−1}·s/√n)"
-    lines = [f"Mean over n seeds {spread}; metrics on the test split.", protocol_text(summary)]
+    lines = [f"Mean over n seeds {spread}; metrics on the test split.", protocol_text(summary),
+             *tuning_lines(summary)]
     used = sorted({v for v in summary.baseline_used.values() if v})
     missing = sorted(r for r, v in summary.baseline_used.items() if not v)
     rule = ("fixed regime" if summary.baseline.regime else "same regime, else full")
@@ -208,13 +211,32 @@ def protocol_text(summary: Summary) -> str:
 
 
 def row_marks(summary: Summary) -> dict[tuple[str, str], str]:
-    """``†`` for every (regime, method) row with a run whose epoch was selected on test."""
+    """``†`` for rows with a run whose epoch was selected on test, ``‡`` for tuned rows."""
     runs = summary.runs
-    if "selection" not in runs:
-        return {}
-    tested = runs[runs["selection"] == "best-test"]
-    return {(str(r), str(m)): TEST_SELECTED for r, m in zip(tested["regime"], tested["method"],
-                                                            strict=True)}
+    marks: dict[tuple[str, str], str] = {}
+    for (regime, method), grp in runs.groupby(["regime", "method"]):
+        mark = ""
+        if "tuning" in grp and (grp["tuning"].fillna("") != "").any():
+            mark += TUNED
+        if "selection" in grp and (grp["selection"] == "best-test").any():
+            mark += TEST_SELECTED
+        if mark:
+            marks[(str(regime), str(method))] = mark
+    return marks
+
+
+def tuning_lines(summary: Summary) -> list[str]:
+    """One line naming the tuned rows and their budget (none when nothing was tuned)."""
+    runs = summary.runs
+    if "tuning" not in runs:
+        return []
+    tuned = runs[runs["tuning"].fillna("") != ""]
+    if tuned.empty:
+        return []
+    budgets = sorted(set(tuned["tuning"]))
+    methods = ", ".join(sorted(set(tuned["method"])))
+    return [f"{TUNED} hyper-parameters chosen by bench tune (TPE + median pruning, score: "
+            f"validation Δm against SL): {methods}; budget per method: {'; '.join(budgets)}."]
 
 
 def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = False) -> TableView:

@@ -35,6 +35,8 @@ AGGREGATORS: dict[str, tuple[str, str, str, int, str]] = {
     "upgrad": ("UPGrad", "UPGrad", "projects the update onto the dual cone of the task gradients "
                "(Quinton & Rey 2024)", 100, "#44AA99"),
 }
+#: Aligned-MTL's ways of scaling the balance transformation (torchjd)
+SCALE_MODES = ("min", "median", "rmse")
 
 
 class JacobianAggregation(Weighting):
@@ -68,6 +70,10 @@ class JacobianAggregation(Weighting):
         self.aggregator_name = aggregator
         self.options = dict(options)
         self._aggregators: dict[tuple[int, ...], Any] = {}
+        if aggregator == "aligned-mtl" and options.get("scale_mode", "min") not in SCALE_MODES:
+            raise ValueError(f"Aligned-MTL scale_mode must be one of {SCALE_MODES}, "
+                             f"got {options['scale_mode']!r}")
+        self._make(tuple(range(num_tasks)))  # torchjd checks the options now, not mid-run
         if aggregator == "nash-mtl":
             # the warm start of each subset of present tasks (row = bit mask of the subset)
             self.register_buffer("nash_alpha", torch.zeros(2 ** num_tasks, num_tasks))

@@ -60,6 +60,8 @@ class GradNorm(Weighting):
     def __init__(self, num_tasks: int, reduction: str = "official",
                  task_names: tuple[str, ...] = (), alpha: float = 1.5, lr: float = 0.025) -> None:
         super().__init__(num_tasks, reduction, task_names)
+        if alpha < 0 or lr <= 0:
+            raise ValueError(f"GradNorm needs alpha >= 0 and lr > 0, got alpha={alpha}, lr={lr}")
         self.alpha = float(alpha)
         self.lr = float(lr)
         self.register_buffer("weights", torch.ones(num_tasks))

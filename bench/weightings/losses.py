@@ -40,10 +40,10 @@ def loss_matrix(tasks: Sequence[Task], preds: dict[str, torch.Tensor],
     columns = []
     for k, task in enumerate(tasks):
         rows = mask[:, k].nonzero().squeeze(1)
-        col = preds[task.name].new_zeros(b)
-        if rows.numel():
-            col = col.index_put((rows,), task.per_image_loss(preds[task.name][rows],
-                                                             labels[task.name][rows]))
+        col = torch.zeros(b, dtype=torch.float32, device=mask.device)
+        if rows.numel():  # float32 also under autocast, where a task's loss may come in bf16
+            loss = task.per_image_loss(preds[task.name][rows], labels[task.name][rows])
+            col = col.index_put((rows,), loss.float())
         columns.append(col)
     return torch.stack(columns, dim=1)
 

@@ -1,0 +1,176 @@
+"""Every probe of issue 10 that used to end in a traceback (or too late) exits 2 with a message,
+before any run starts; regimes and split files are checked for the whole grid while planning;
+a profile file never names a folder outside the results."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from records import metrics_of, write_record
+
+from bench.cli import main
+from bench.engine.hooks import RunStateHook
+from bench.grid import expand_grid, plan, prepare_dataset
+from bench.profiles import find_profile
+from bench.record import RecordError
+from bench.store import RECORD, load_record_file
+
+
+def _run_argv(nyuv2_root: Path, results: Path, *extra: str) -> list[str]:
+    return ["run", "--methods", "sl", "--dataset", "nyuv2", "--profile", "smoke", "--jobs", "1",
+            "--data-root", str(nyuv2_root), "--results", str(results), *extra]
+
+
+def _fails_cleanly(code: int, capsys, expected: str) -> str:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err, err
+    return err
+
+
+# -- a record that is valid JSON but not an object ----------------------------------------------
+@pytest.mark.parametrize("content", ["null", "[1, 2]", "42", '"text"'])
+def test_a_record_that_is_not_an_object_is_named_by_bench_table(content, tmp_path, capsys):
+    results = tmp_path / "r"
+    write_record(results, "nyuv2", "sl", "onelabel", 0, metrics_of(40, 0.5, 25))
+    bad = write_record(results, "nyuv2", "sl", "onelabel", 1, metrics_of(41, 0.5, 25)) / RECORD
+    bad.write_text(content)
+    with pytest.raises(RecordError, match="not an object"):
+        load_record_file(bad)
+    assert main(["table", "--dataset", "nyuv2", "--profile", "quick", "--results",
+                 str(results)]) == 0
+    captured = capsys.readouterr()
+    assert "warning:" in captured.err and str(bad) in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    # with no readable record left, the error says why
+    good = next(p for p in results.rglob(RECORD) if p != bad)
+    good.write_text("[]")
+    code = main(["table", "--dataset", "nyuv2", "--results", str(results)])
+    _fails_cleanly(code, capsys, "could not be read")
+
+
+@pytest.mark.parametrize("content", ["null", "[]", "{broken"])
+def test_dry_run_lists_a_run_whose_record_cannot_be_read(content, nyuv2_root, tmp_path, capsys):
+    results = tmp_path / "r"
+    specs = expand_grid(["sl"], "nyuv2", ["onelabel"], [0], "smoke")
+    run = plan(specs, prepare_dataset("nyuv2", nyuv2_root), results)[0]
+    run.directory.mkdir(parents=True)
+    (run.directory / RECORD).write_text(content)
+    assert main(_run_argv(nyuv2_root, results, "--regimes", "onelabel", "--seeds", "0",
+                          "--dry-run")) == 0
+    captured = capsys.readouterr()
+    assert "todo" in captured.err and "its record cannot be read" in captured.err
+    assert "Traceback" not in captured.err
+
+
+# -- run state ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("content", ["", "{not json", "null", '{"history": 3}'])
+def test_an_empty_or_corrupt_run_state_is_ignored(content, tmp_path):
+    state = tmp_path / "bench_state.json"
+    state.write_text(content)
+    hook = RunStateHook(state, torch.device("cpu"))
+    assert hook.history == [] and hook.resumed == 0
+    assert "bench_state.json" in " ".join(hook.notes)
+
+
+# -- labels of string dtype ---------------------------------------------------------------------
+def test_a_label_file_of_string_dtype(nyuv2_root, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(nyuv2_root / "nyuv2", data / "nyuv2")
+    np.save(data / "nyuv2" / "train" / "label" / "0.npy", np.full((64, 64), "cat"))
+    code = main(_run_argv(data, tmp_path / "r", "--regimes", "onelabel"))
+    _fails_cleanly(code, capsys, "label/0.npy: dtype <U3 is not numeric")
+    assert main(["data", "check", "--dataset", "nyuv2", "--data-root", str(data)]) == 2
+
+
+# -- regimes ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("regime", ["ratio:nan:1:1", "ratio:inf:1:1", "ratio:1e300:1:1",
+                                    "ratio:-1:1:1", "ratio:0:0:0", "ratio:1"])
+def test_bad_ratio_numbers(regime, tmp_path, capsys):
+    code = main(["run", "--methods", "sl", "--dataset", "nyuv2", "--regimes", regime,
+                 "--data-root", str(tmp_path / "none"), "--results", str(tmp_path / "r")])
+    _fails_cleanly(code, capsys, "Bad ratio regime")
+
+
+def test_a_wrong_ratio_count_stops_the_grid_before_its_first_run(nyuv2_root, tmp_path, capsys):
+    results = tmp_path / "r"
+    code = main(_run_argv(nyuv2_root, results, "--regimes", "onelabel,ratio:1:9"))
+    err = _fails_cleanly(code, capsys, "gives 2 ratios but the dataset has 3 tasks")
+    assert "sl · ratio:1:9" in err
+    assert not (results / "runs").exists()  # the onelabel run did not train first
+
+
+def test_a_split_file_of_the_wrong_shape_stops_the_grid_before_its_first_run(nyuv2_root,
+                                                                             tmp_path, capsys):
+    split = tmp_path / "split.pth"
+    torch.save({"labels_weights": torch.ones(795, 3)}, split)
+    results = tmp_path / "r"
+    code = main(_run_argv(nyuv2_root, results, "--regimes", f"onelabel,file:{split}"))
+    _fails_cleanly(code, capsys, "has labels_weights of shape (795, 3), but the training split "
+                                 "has 16 images")
+    assert not (results / "runs").exists()
+    missing = main(_run_argv(nyuv2_root, results, "--regimes", f"full,file:{tmp_path}/no.pth"))
+    _fails_cleanly(missing, capsys, "Split file not found")
+    assert not (results / "runs").exists()
+
+
+# -- reports ------------------------------------------------------------------------------------
+def test_report_to_a_folder_that_cannot_be_created(tmp_path, capsys):
+    results = tmp_path / "r"
+    write_record(results, "nyuv2", "sl", "onelabel", 0, metrics_of(40, 0.5, 25))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code = main(["report", "--dataset", "nyuv2", "--results", str(results),
+                 "--out", str(blocker / "report")])
+    _fails_cleanly(code, capsys, "Cannot create the report folder")
+
+
+# -- settings -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("setting,expected", [
+    ("train.epochs=abc", "train.epochs='abc' is not valid: expected an integer"),
+    ("train.diverge_above=-1", "train.diverge_above=-1 is not valid"),
+    ("train.diverge_above=\"big\"", "train.diverge_above='big' is not valid"),
+])
+def test_bad_settings_are_one_error_while_planning(setting, expected, nyuv2_root, tmp_path,
+                                                   capsys):
+    results = tmp_path / "r"
+    code = main(_run_argv(nyuv2_root, results, "--regimes", "onelabel,full", "--seeds", "0,1",
+                          "--set", setting))
+    err = _fails_cleanly(code, capsys, expected)
+    assert err.count("error:") == 1
+    assert not results.exists()
+
+
+def test_a_profile_that_extends_a_missing_file(tmp_path, capsys):
+    profile = tmp_path / "p.json"
+    profile.write_text(json.dumps({"extends": "missing.json", "train": {"epochs": 1}}))
+    code = main(["run", "--methods", "sl", "--dataset", "nyuv2", "--profile", str(profile),
+                 "--data-root", str(tmp_path / "none"), "--results", str(tmp_path / "r")])
+    _fails_cleanly(code, capsys, "extends 'missing.json', which is not a profile")
+
+
+# -- run folders never come from a raw profile path ---------------------------------------------
+def test_a_profile_path_never_escapes_the_results_folder(nyuv2_root, tmp_path, capsys,
+                                                         monkeypatch):
+    (tmp_path / "elsewhere").mkdir()
+    profile = tmp_path / "elsewhere" / "tuned.json"
+    shutil.copy(find_profile("smoke").source, profile)
+    results = tmp_path / "r"
+    monkeypatch.chdir(tmp_path)
+    folders = set()
+    layout = prepare_dataset("nyuv2", nyuv2_root)
+    for written in (str(profile), "elsewhere/tuned.json", "./elsewhere/../elsewhere/tuned.json"):
+        run = plan(expand_grid(["sl"], "nyuv2", ["onelabel"], [0], written), layout, results)[0]
+        assert run.directory.is_relative_to(results / "runs" / "nyuv2" / "onelabel" / "sl")
+        assert run.directory.name.startswith(f"{find_profile(str(profile)).id}-seed0-")
+        folders.add(run.directory)
+        assert main(_run_argv(nyuv2_root, results, "--regimes", "onelabel", "--seeds", "0",
+                              "--profile", written, "--dry-run")) == 0
+    assert len(folders) == 1
+    assert find_profile(str(profile)).id.startswith("tuned-")
+    assert not any(p.name.startswith("tuned.json-seed") for p in tmp_path.rglob("*"))
