@@ -51,6 +51,10 @@ def cmd_list(args: argparse.Namespace) -> int:
                         for n in method_names()])
     section("Method sets", [(name, ", ".join(members))
                             for name, members in method_sets().items()])
+    from bench.weightings import weighting_info, weighting_names
+
+    section("Weightings (--weighting)", [(n, weighting_info(n).summary)
+                                         for n in weighting_names()])
     datasets = []
     for name in dataset_names():
         ds = get_dataset(name)
@@ -69,11 +73,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.preflight import verify_plan
     from bench.profiles import parse_overrides
     from bench.registry import expand_methods, get_dataset
+    from bench.rows import cross_weightings, parse_weightings
 
     console = Console(stderr=True, emoji=False)
     launch = launch_settings(args)
     ds = get_dataset(args.dataset)
-    methods = expand_methods(args.methods)
+    methods, skipped = cross_weightings(expand_methods(args.methods),
+                                        parse_weightings(args.weighting))
+    for note in skipped:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     seeds = parse_seeds(args.seeds) if args.seeds else None
     overrides = tuple(parse_overrides(args.set or []))
     specs = expand_grid(methods, ds.name, split_list(args.regimes), seeds, args.profile, overrides)
@@ -182,9 +190,14 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     from bench.perf import LOOP_REFERENCE, measure
     from bench.registry import expand_methods, get_dataset
+    from bench.rows import cross_weightings, parse_weightings
 
     ds = get_dataset(args.dataset)
-    methods = [m for m in expand_methods(args.methods) if m != "sl"]
+    rows, _ = cross_weightings(expand_methods(args.methods), parse_weightings(args.weighting))
+    for row in list(rows):  # a weighted row is compared with its method's equal-weight row
+        if "+" in row and row.split("+")[0] not in rows:
+            rows.insert(rows.index(row), row.split("+")[0])
+    methods = [m for m in dict.fromkeys(rows) if m != "sl"]
     methods = ["sl", *methods] + ([LOOP_REFERENCE] if args.loop_reference else [])
     try:
         height, width_px = (int(v) for v in args.size.lower().split("x"))
@@ -206,13 +219,23 @@ def cmd_perf(args: argparse.Namespace) -> int:
                         f"{height}×{width_px}, batch {args.batch}, width {args.width}, "
                         f"{args.regime}, {device})",
                   title_justify="left", header_style="bold")
-    for col in ("method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
-                "time ratio / FLOP ratio"):
+    weighted = any("+" in r.method for r in results)
+    columns = ["method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
+               "time ratio / FLOP ratio"]
+    if weighted:
+        columns += ["× equal weights time", "× equal weights FLOPs"]
+    for col in columns:
         table.add_column(col, justify="left" if col == "method" else "right")
+    by_name = {r.method: r for r in results}
     for r in results:
-        table.add_row(r.method, f"{r.step_s * 1000:.0f}", f"{r.ratio(base):.2f}",
-                      f"{r.flops / 1e9:.2f}", f"{r.flop_ratio(base):.2f}",
-                      f"{r.ratio(base) / r.flop_ratio(base):.2f}")
+        cells = [r.method, f"{r.step_s * 1000:.0f}", f"{r.ratio(base):.2f}",
+                 f"{r.flops / 1e9:.2f}", f"{r.flop_ratio(base):.2f}",
+                 f"{r.ratio(base) / r.flop_ratio(base):.2f}"]
+        if weighted:
+            equal = by_name.get(r.equal_row())
+            cells += ([f"{r.ratio(equal):.2f}", f"{r.flop_ratio(equal):.2f}"] if equal
+                      else ["", ""])
+        table.add_row(*cells)
     table_console().print(table)
     if args.out:
         Path(args.out).write_text(json.dumps({
@@ -221,7 +244,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
             "threads": torch.get_num_threads(),
             "results": [{"method": r.method, "step_s": r.step_s, "steps": r.steps,
                          "flops": r.flops, "time_ratio": r.ratio(base),
-                         "flop_ratio": r.flop_ratio(base)} for r in results]}, indent=1))
+                         "flop_ratio": r.flop_ratio(base),
+                         "equal_time_ratio": (r.ratio(by_name[r.equal_row()])
+                                              if r.equal_row() in by_name else None)}
+                        for r in results]}, indent=1))
     return 0
 
 
@@ -250,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--regimes", help="comma list (default: the dataset's paper regimes; "
                                      "full for SL and STL)")
     p.add_argument("--seeds", help="comma list of integers (default: the dataset's)")
+    p.add_argument("--weighting", metavar="W[,W…]",
+                   help="task weightings crossed with every method (default: equal; 'all'; "
+                        "see bench list). A method may also name its own: --methods sl+dwa")
     p.add_argument("--profile", help="profile name or path to a .json (default: the dataset's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a profile value, e.g. --set train.epochs=3 (repeatable)")
@@ -270,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("perf", help="training-step time of each method relative to SL")
     p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
+    p.add_argument("--weighting", metavar="W[,W…]",
+                   help="also time each method with these weightings ('all'), beside its "
+                        "equal-weight row")
     p.add_argument("--dataset", default="synthetic-nyuv2", help="whose tasks to use")
     p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
     p.add_argument("--batch", type=int, default=8)

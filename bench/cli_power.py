@@ -32,16 +32,22 @@ def power_specs(args: argparse.Namespace) -> tuple[list, list[str], list[str], s
     from bench.profiles import parse_overrides
     from bench.regimes import parse_regime
     from bench.registry import expand_methods, get_dataset, method_info, method_names
+    from bench.report.power import control_row
+    from bench.rows import cross_weightings, parse_weightings
 
     ds = get_dataset(args.dataset)
     methods = [m for m in expand_methods(args.methods) if m not in ("sl", "stl")]
+    weightings = parse_weightings(args.weighting)
+    if weightings:  # every method with each weighting, and SL with each weighting but equal
+        crossed = cross_weightings(methods, weightings)[0] if methods else []
+        methods = crossed + [r for r in cross_weightings(["sl"], weightings)[0] if r != "sl"]
     controls = {method_info(n).control_of: n for n in method_names() if method_info(n).control_of}
     regimes = [parse_regime(r).name for r in split_list(args.regimes) or ds.default_regimes[:1]]
     seeds = parse_seeds(args.seeds)
     if len(seeds) < 2:
         raise BenchError("A power study needs at least two seeds (five by default).")
     overrides = tuple(parse_overrides(args.set or []))
-    run = [*methods, *(controls[m] for m in methods if m in controls)]
+    run = [*methods, *(c for m in methods if (c := control_row(m, controls)) is not None)]
     specs = expand_grid(["sl"], ds.name, ["full", *regimes], seeds, args.profile, overrides)
     specs += expand_grid(run, ds.name, regimes, seeds, args.profile, overrides) if run else []
     return specs, regimes, methods, specs[0].profile
@@ -150,6 +156,10 @@ def add_power_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", default="power",
                    help="methods to test against their controls and SL (default: the set "
                         "'power': the paper's partial-label methods)")
+    p.add_argument("--weighting", metavar="W[,W…]",
+                   help="task weightings crossed with the methods (each against its control "
+                        "under the same weighting, and against SL with equal weights); SL "
+                        "with each weighting is also compared with SL")
     p.add_argument("--regimes", help="partial-label regimes (default: the dataset's first)")
     p.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"default {DEFAULT_SEEDS}")
     p.add_argument("--profile", help="profile name or .json (default: the dataset's)")

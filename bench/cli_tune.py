@@ -9,6 +9,7 @@ from rich.console import Console
 
 from bench.cliargs import add_folder_options, data_root, results_root
 from bench.errors import BenchError
+from bench.metadata import ROW_SEPARATOR
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -21,6 +22,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     console = Console(stderr=True, emoji=False, highlight=False)
     ds = get_dataset(args.dataset)
     methods = expand_methods(args.methods)
+    weighted = [m for m in methods if ROW_SEPARATOR in m]
+    if weighted:
+        raise BenchError(f"bench tune tunes methods with equal weights, not the rows "
+                         f"{', '.join(weighted)}.",
+                         "Tune the method alone; its tuned section methods.<method> applies to "
+                         "every weighting: bench run --profile TUNED.json --weighting W.")
     if args.trials < 1:
         raise BenchError(f"--trials must be at least 1, got {args.trials}.")
     if args.epochs is not None and args.epochs < 1:

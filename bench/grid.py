@@ -24,6 +24,7 @@ from typing import Any
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.engine.progress import ProgressSink, QueueSink, RichGridProgress, replay
 from bench.errors import BenchError
+from bench.metadata import split_row
 from bench.profiles import check_override_keys, find_profile, resolve_profile
 from bench.record import Record, RecordError
 from bench.regimes import parse_regime
@@ -55,7 +56,8 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
                 overrides: tuple[tuple[str, Any], ...] = ()) -> list[RunSpec]:
     """RunSpecs of a command line; defaults come from the dataset and each method.
 
-    The profile and every ``--set`` are validated here, before any data is touched.
+    ``methods`` are rows: a method, or ``method+weighting`` (:mod:`bench.rows`). The profile and
+    every ``--set`` are validated here, before any data is touched.
     """
     ds = get_dataset(dataset)
     seeds = seeds or list(ds.default_seeds)
@@ -65,7 +67,8 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
     if regimes is not None:
         regimes = [parse_regime(r).name for r in regimes]  # validate early
     specs = []
-    for method in methods:
+    for row in methods:
+        method, weighting = split_row(row)
         info = method_info(method)
         if regimes is not None:
             method_regimes = regimes
@@ -75,7 +78,7 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
         for regime in method_regimes:
             for seed in seeds:
                 specs.append(RunSpec(method, dataset, regime, seed, found.id, tuple(overrides),
-                                     found.source))
+                                     found.source, weighting))
     return specs
 
 

@@ -31,6 +31,12 @@ class MethodInfo:
     order: int
     #: name of its rows in the paper's tables (``bench/report/paper/*.csv``), if it has any
     paper_name: str | None = None
+    #: other names of the same rows in the paper (Table 5 calls SL with full labels "MTL"); a
+    #: method named "MTL" is the plain multi-task network, whose weighted rows the paper names
+    #: by the weighting alone ("Uncertainty" = MTL + Uncertainty)
+    paper_aliases: tuple[str, ...] = ()
+    #: whether a task weighting applies (``--weighting``); False for independent networks (STL)
+    weighted: bool = True
     #: whether ``--methods all`` includes it
     in_all: bool = True
     #: named sets it belongs to (``--methods controls``)
@@ -50,6 +56,7 @@ class MethodInfo:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["sets"] = list(self.sets)
+        d["paper_aliases"] = list(self.paper_aliases)
         d["search_space"] = {k: dict(v) for k, v in self.search_space.items()}
         return d
 
@@ -58,6 +65,7 @@ class MethodInfo:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["sets"] = tuple(values.get("sets", ()))
+        values["paper_aliases"] = tuple(values.get("paper_aliases", ()))
         return cls(**values)
 
     @classmethod
@@ -65,6 +73,42 @@ class MethodInfo:
         """What a report uses for a method whose record carries no metadata."""
         return cls(summary="", display=name, short=name, family=name, colour="", order=1000,
                    name=name)
+
+
+@dataclass(frozen=True)
+class WeightingInfo:
+    """How a registered task weighting (``bench.weightings``) is named, ordered and coloured.
+
+    Records carry a copy, so a table names "Supervised Learning + DWA" without the harness code.
+    """
+
+    #: one line for ``bench list``
+    summary: str
+    #: the name in tables ("DWA")
+    display: str
+    #: its name in the paper's tables, if the paper has rows with it ("Uncertainty")
+    paper_name: str | None = None
+    #: its colour when a row is a weighted method (mixed with the method's colour)
+    colour: str = ""
+    #: position among the weightings (equal first)
+    order: int = 0
+    #: whether it needs each task's gradient of the shared parameters (cost: one backward per task)
+    task_gradients: bool = False
+    #: registered name, set at registration
+    name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WeightingInfo:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def equal(cls) -> WeightingInfo:
+        """What a record without weighting metadata (older harness versions) used."""
+        return cls(summary="equal task weights", display="Equal", name="equal")
 
 
 @dataclass(frozen=True)
@@ -82,3 +126,20 @@ class DatasetInfo:
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetInfo:
         return cls(str(data.get("name", "")), str(data.get("display", data.get("name", ""))),
                    str(data.get("default_profile", "")))
+
+
+#: the weighting a method uses when none is named
+EQUAL = "equal"
+#: separates a method from its weighting in a row name (``sl+dwa``)
+ROW_SEPARATOR = "+"
+
+
+def row_key(method: str, weighting: str = EQUAL) -> str:
+    """The name of a table row: the method alone with equal weights, else ``method+weighting``."""
+    return method if weighting == EQUAL else f"{method}{ROW_SEPARATOR}{weighting}"
+
+
+def split_row(row: str) -> tuple[str, str]:
+    """``sl+dwa`` → ``("sl", "dwa")``; ``sl`` → ``("sl", "equal")``."""
+    method, sep, weighting = row.partition(ROW_SEPARATOR)
+    return (method, weighting) if sep else (method, EQUAL)

@@ -9,6 +9,10 @@ step (forward + backward, ``torch.utils.flop_counter``), so a time ratio can be 
 work ratio. ``xtc-loop`` (:data:`LOOP_REFERENCE`) times the same xtc loss computed as the
 official code does (a Python loop over images and pairs, one mapping call per input). Methods
 are built through the registry only: this module knows no method.
+
+A row may name a task weighting (``sl+gradnorm``, :mod:`bench.rows`): the same method with that
+weighting, so its cost relative to the method's equal-weight row is the weighting's own cost (for
+GradNorm and the aggregators: one more backward pass per task to get the per-task gradients).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.metadata import split_row
 from bench.regimes import parse_regime
 from bench.registry import METHODS, get_dataset
 from bench.tasks import Task
@@ -43,6 +48,10 @@ class PerfResult:
 
     def flop_ratio(self, base: PerfResult) -> float:
         return self.flops / base.flops if base.flops else float("nan")
+
+    def equal_row(self) -> str:
+        """The row of the same method with equal weights (itself when it has them)."""
+        return split_row(self.method)[0]
 
 
 def random_batch(tasks: tuple[Task, ...], batch: int, height: int, width: int, regime: str,
@@ -74,14 +83,16 @@ def measure(methods: list[str], dataset: str, *, width: float, batch: int, heigh
             width_px: int, regime: str, steps: int, rounds: int, warmup: int,
             device: str = "cpu", progress: Callable[[str], None] | None = None,
             arch: str | None = None) -> list[PerfResult]:
-    """Median training-step time and FLOPs per method on one shared batch (backbone ``arch``,
-    SegNet when ``None``)."""
+    """Median training-step time and FLOPs per row (method or method+weighting) on one shared
+    batch (backbone ``arch``, SegNet when ``None``)."""
     tasks = get_dataset(dataset).build_tasks()
     data = random_batch(tasks, batch, height, width_px, regime)
     models, wrappers, flops = {}, {}, {}
     for name in methods:
         torch.manual_seed(0)
-        model = METHODS.build({"type": name, "tasks": tasks, "width": width,
+        method, weighting = split_row(name)
+        model = METHODS.build({"type": method, "tasks": tasks, "width": width,
+                               "weighting": weighting,
                                **({"arch": arch} if arch else {})}).to(device).train()
         models[name], wrappers[name] = model, _wrappers(model)
         for _ in range(warmup):

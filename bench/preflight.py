@@ -7,8 +7,8 @@ for every run still to do:
 * its label mask: the regime drawn for its training images, so a ``ratio:`` with the wrong
   number of tasks or a ``file:`` split of the wrong shape or content is found now, not after
   earlier runs have trained;
-* its method: built once per distinct configuration, so options that its constructor rejects
-  are found now;
+* its method and task weighting: built once per distinct configuration, so options that their
+  constructors reject (a torchjd aggregator's too) are found now;
 * its data: every file any of the runs will read (:mod:`bench.data.check`, cached).
 
 Any problem is a :class:`~bench.errors.BenchError` (exit 2) and no run starts.
@@ -55,13 +55,14 @@ def check_masks(runs: Sequence[PlannedRun]) -> None:
 
 
 def check_methods(runs: Sequence[PlannedRun]) -> None:
-    """Build each distinct method configuration once (on the CPU, then dropped)."""
+    """Build each distinct method + weighting configuration once (on the CPU, then dropped)."""
     from bench.engine.build import build_method
 
     seen = set()
     for run in runs:
         c = run.config
-        key = json.dumps([c["method"], c["model"], c["train"].get("loss_reduction")],
+        key = json.dumps([c["method"], c.get("weighting"), c["model"],
+                          c["train"].get("loss_reduction")],
                          sort_keys=True, default=str)
         if key in seen:
             continue
@@ -72,10 +73,12 @@ def check_methods(runs: Sequence[PlannedRun]) -> None:
         except BenchError:
             raise
         except (TypeError, ValueError, KeyError) as exc:
-            raise BenchError(f"Method '{c['method']['name']}' cannot be built with the options "
-                             f"{json.dumps(c['method']['options'], default=str)}: "
+            raise BenchError(f"Run {run.spec.label()} cannot be built: method options "
+                             f"{json.dumps(c['method']['options'], default=str)}, weighting "
+                             f"{json.dumps(c.get('weighting'), default=str)}: "
                              f"{type(exc).__name__}: {exc}",
-                             "Fix the method's options in the profile or --set.") from None
+                             "Fix the method's or the weighting's options in the profile or "
+                             "--set.") from None
 
 
 def check_data(runs: Sequence[PlannedRun], layout: LayoutInfo, results_root: Path) -> DataCheck:

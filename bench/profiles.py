@@ -2,10 +2,12 @@
 
 A profile holds defaults (``model``, ``data``, ``train``, ``eval``), per-method settings under
 ``methods`` (keyed by method family, e.g. ``xtc`` applies to ``xtc``, ``xtc-nocond``, …, or by
-exact method name) and per-dataset overrides under ``datasets`` (deep-merged over the defaults;
-a synthetic set also takes the overrides of the real set it imitates). ``"extends": NAME`` starts
-from another profile (a shipped name, or a path relative to the file). Every key is checked
-against :mod:`bench.profile_schema` before any run starts.
+exact method name), options of the task weightings under ``weightings`` (``weightings.dwa.
+temperature``; the weighting itself is the run's ``--weighting`` axis) and per-dataset overrides
+under ``datasets`` (deep-merged over the defaults; a synthetic set also takes the overrides of
+the real set it imitates). ``"extends": NAME`` starts from another profile (a shipped name, or a
+path relative to the file). Every key is checked against :mod:`bench.profile_schema` before any
+run starts.
 
 ``--profile`` takes a shipped name or a path to a JSON file. A file is identified by its name
 and the hash of its content (:attr:`Profile.id`, e.g. ``tuned-3fa2b1c0``), never by how its
@@ -31,12 +33,10 @@ from bench.profile_schema import (
     TOP_LEVEL_TEXT,
     Field,
     check_section,
-    choice,
     leaf_keys,
     method_option_types,
     unknown_key,
 )
-from bench.weighting import WEIGHTINGS
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -197,6 +197,8 @@ def validate(data: Mapping[str, Any]) -> None:
                 raise BenchError(f"Profile key '{key}' must be an object.")
         elif key == "methods":
             _check_methods(value, "methods.")
+        elif key == "weightings":
+            _check_weightings(value, "weightings.")
         elif key == "datasets":
             if not isinstance(value, Mapping):
                 raise BenchError("Profile section 'datasets' must be an object.")
@@ -213,11 +215,14 @@ def _check_body(data: Mapping[str, Any], prefix: str, valid: list[str],
                 partial: bool = False) -> None:
     if not isinstance(data, Mapping):
         raise BenchError(f"Profile section '{prefix.rstrip('.')}' must be an object.")
-    rest = {k: v for k, v in data.items() if k != "methods"}
+    rest = {k: v for k, v in data.items() if k not in ("methods", "weightings")}
     check_section(rest, SCHEMA, prefix, [prefix + k for k in valid], partial)
     if "methods" in data:
         # always merged over other settings later (families, the main optimiser): partial
         _check_methods(data["methods"], prefix + "methods.")
+    if "weightings" in data:
+        # merged over the weighting's defaults when a run resolves it: partial
+        _check_weightings(data["weightings"], prefix + "weightings.")
 
 
 def _valid_keys() -> list[str]:
@@ -250,12 +255,32 @@ def _check_methods(section: Any, prefix: str, partial: bool = True) -> None:
         for m in members:
             defaults.update(method_defaults(m))
             groups |= optim_group_names(m)
+        if isinstance(options, Mapping) and "weighting" in options:
+            raise BenchError(f"Profile key '{prefix}{key}.weighting': the task weighting is no "
+                             "longer a method option.",
+                             "It is the run's own axis: bench run --weighting NAME[,NAME…] "
+                             "(options under weightings.<name>.*).")
         fields: dict[str, Any] = dict(method_option_types(defaults))
-        if "weighting" in fields:
-            fields["weighting"] = choice(*WEIGHTINGS)
         fields["optim"] = {g: OPTIM_GROUP for g in sorted(groups)}
         valid = [f"{prefix}{key}.{k}" for k in leaf_keys(fields)]
         check_section(options, fields, f"{prefix}{key}.", valid, partial)
+
+
+def _check_weightings(section: Any, prefix: str, partial: bool = True) -> None:
+    """``weightings.<name>.<option>``: a registered weighting and options of its constructor."""
+    from bench.weightings import weighting_defaults, weighting_fixed_options, weighting_names
+
+    if not isinstance(section, Mapping):
+        raise BenchError(f"Profile section '{prefix.rstrip('.')}' must be an object.")
+    for name, options in section.items():
+        if name not in weighting_names():
+            err = unknown_name("weighting", name, weighting_names())
+            raise BenchError(f"Profile section '{prefix}{name}': {err.message}", err.hint)
+        free = {k: v for k, v in weighting_defaults(name).items()
+                if k not in weighting_fixed_options(name)}
+        fields = dict(method_option_types(free))
+        valid = [f"{prefix}{name}.{k}" for k in leaf_keys(fields)]
+        check_section(options, fields, f"{prefix}{name}.", valid, partial)
 
 
 def check_override_keys(overrides: Sequence[tuple[str, Any]]) -> None:
@@ -268,8 +293,8 @@ def check_override_keys(overrides: Sequence[tuple[str, Any]]) -> None:
             if len(parts) < 3 or parts[1] not in dataset_names():
                 raise unknown_key(key, [f"datasets.{d}.…" for d in dataset_names()])
             parts = parts[2:]
-        if parts[0] == "methods":
-            continue  # checked with the method's constructor when the profile is resolved
+        if parts[0] in ("methods", "weightings"):
+            continue  # checked with the constructor when the profile is resolved
         node: Any = SCHEMA
         for i, part in enumerate(parts):
             if isinstance(node, Field):

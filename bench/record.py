@@ -15,7 +15,8 @@ Versions:
    (``val_metrics``); ``metrics`` are the test metrics of the selected epoch.
 3. adds ``launch``: how the run was launched (``None`` for a plain local run): the submitit job
    id and its log files (``stdout``, ``stderr``) under Slurm or submitit's local executor, the
-   GPUs the run saw (``cuda_visible_devices``).
+   GPUs the run saw (``cuda_visible_devices``); and the task weighting: ``spec.weighting`` and
+   ``weighting_info`` (older records: equal).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.metadata import DatasetInfo, MethodInfo
+from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo, row_key
 
 SCHEMA_VERSION = 3
 READABLE = (1, 2, 3)
@@ -88,6 +89,7 @@ class Record:
     status: str
     method_info: MethodInfo
     dataset_info: DatasetInfo
+    weighting_info: WeightingInfo = field(default_factory=WeightingInfo.equal)
     mask: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     selection: dict[str, Any] = field(default_factory=dict)
@@ -111,6 +113,16 @@ class Record:
     @property
     def method(self) -> str:
         return str(self.spec["method"])
+
+    @property
+    def weighting(self) -> str:
+        """The task weighting (``equal`` for records that predate the axis)."""
+        return str(self.spec.get("weighting") or EQUAL)
+
+    @property
+    def row(self) -> str:
+        """The table row: the method, or ``method+weighting`` with a weighting other than equal."""
+        return row_key(self.method, self.weighting)
 
     @property
     def dataset(self) -> str:
@@ -147,7 +159,7 @@ class Record:
             value = getattr(self, f.name)
             if f.name == "tasks":
                 value = [t.to_dict() for t in value]
-            elif isinstance(value, (MethodInfo, DatasetInfo)):
+            elif isinstance(value, (MethodInfo, DatasetInfo, WeightingInfo)):
                 value = value.to_dict()
             out[f.name] = value
         return out
@@ -177,6 +189,8 @@ class Record:
                        else MethodInfo.fallback(str(spec["method"])))
         dataset_info = (DatasetInfo.from_dict(data["dataset_info"]) if data.get("dataset_info")
                         else DatasetInfo(str(spec["dataset"]), str(spec["dataset"]), ""))
+        weighting_info = (WeightingInfo.from_dict(data["weighting_info"])
+                          if data.get("weighting_info") else WeightingInfo.equal())
         status = str(data["status"])
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
@@ -184,7 +198,7 @@ class Record:
             run_id=str(data["run_id"]), group_id=str(data["group_id"]),
             config_hash=str(data["config_hash"]), spec=spec, config=dict(data.get("config") or {}),
             tasks=[TaskEntry.from_dict(t) for t in data.get("tasks") or []], status=status,
-            method_info=method_info, dataset_info=dataset_info,
+            method_info=method_info, dataset_info=dataset_info, weighting_info=weighting_info,
             mask=dict(data.get("mask") or {}), validation=dict(data.get("validation") or {}),
             selection=dict(data.get("selection") or {}), metrics=dict(data.get("metrics") or {}),
             val_metrics=dict(data.get("val_metrics") or {}),

@@ -24,7 +24,7 @@ from typing import Any
 from mmengine.registry import Registry
 
 from bench.errors import BenchError, unknown_name
-from bench.metadata import DatasetInfo, MethodInfo
+from bench.metadata import EQUAL, DatasetInfo, MethodInfo, row_key, split_row
 
 METHODS = Registry("method", scope="bench", locations=["methods"])
 DATASETS = Registry("dataset", scope="bench", locations=["bench.data"])
@@ -32,6 +32,10 @@ DATASETS = Registry("dataset", scope="bench", locations=["bench.data"])
 _INFO: dict[str, MethodInfo] = {}
 _OPTIONS: dict[str, dict[str, Any]] = {}
 _CLASS: dict[str, type] = {}
+#: named sets of rows (``method`` or ``method+weighting``) registered as a whole (Table 5)
+_ROW_SETS: dict[str, list[str]] = {}
+#: names that were methods once and are now a row (method + weighting)
+RENAMED = {"xtc-uncertainty": "xtc+uncertainty"}
 
 
 def _load() -> None:
@@ -70,7 +74,8 @@ def register_variant(name: str, cls: type, info: MethodInfo, **options: Any) -> 
 def _record(name: str, cls: type, info: MethodInfo, options: dict[str, Any]) -> None:
     summary = info.summary or _first_line(cls.__doc__)
     _INFO[name] = MethodInfo(**{**info.to_dict(), "name": name, "summary": summary,
-                                "sets": tuple(info.sets)})
+                                "sets": tuple(info.sets),
+                                "paper_aliases": tuple(info.paper_aliases)})
     _OPTIONS[name] = dict(options)
     _CLASS[name] = cls
 
@@ -131,18 +136,41 @@ def optim_group_names(name: str) -> set[str]:
     return {"net", *method_class(name).optim_group_defaults(options)}
 
 
+def register_method_set(name: str, rows: list[str]) -> None:
+    """A named set of rows, each a method or ``method+weighting`` (``--methods table5``)."""
+    _ROW_SETS[name] = list(rows)
+
+
 def method_sets() -> dict[str, list[str]]:
-    """Named method sets (``all`` and every name in a ``MethodInfo.sets``) → members in order."""
+    """Named method sets (``all``, every name in a ``MethodInfo.sets``, the registered row sets)
+    → members in order."""
     names = method_names()
     sets: dict[str, list[str]] = {"all": [n for n in names if _INFO[n].in_all]}
     for n in names:
         for s in _INFO[n].sets:
             sets.setdefault(s, []).append(n)
+    sets.update({k: list(v) for k, v in _ROW_SETS.items()})
     return sets
 
 
+def check_row(row: str, valid: list[str] | None = None) -> str:
+    """A row name (``sl`` or ``sl+dwa``) with both parts registered; a clear error otherwise."""
+    from bench.weightings import weighting_info
+
+    method, weighting = split_row(row)
+    _load()
+    if method not in _INFO:
+        raise unknown_name("method", method, valid if valid is not None else _INFO)
+    weighting_info(weighting)
+    if weighting != EQUAL and not _INFO[method].weighted:
+        raise BenchError(f"'{row}': {method} takes no task weighting ({_INFO[method].summary}).",
+                         f"Run it as plain '{method}'.")
+    return row_key(method, weighting)
+
+
 def expand_methods(text: str) -> list[str]:
-    """``all``, a set name or a comma list of both → registered method names (validated)."""
+    """``all``, a set name or a comma list of both → rows: registered method names, or
+    ``method+weighting`` (validated). A renamed method (``xtc-uncertainty``) gives its row."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise BenchError("No method given.", "Use --methods all or e.g. --methods sl,stl.")
@@ -150,12 +178,9 @@ def expand_methods(text: str) -> list[str]:
     out: list[str] = []
     for name in names:
         if name in sets:
-            out += sets[name]
+            out += [check_row(r) for r in sets[name]]
         else:
-            _load()
-            if name not in _INFO:
-                raise unknown_name("method", name, [*_INFO, *sets])
-            out.append(name)
+            out.append(check_row(RENAMED.get(name, name), [*_INFO, *sets]))
     return list(dict.fromkeys(out))
 
 

@@ -1,11 +1,11 @@
 """RunSpec → fully resolved run configuration, and its hash.
 
-A :class:`RunSpec` names one run: method × dataset × regime × seed × profile (+ ``--set``
-overrides). :func:`resolve` expands it into a plain, JSON-able dict holding every setting that can
-change the result: the method and its options, the dataset's identity (tasks, split sizes,
-resolution, generator settings for synthetic data; not where it lies on disk), the regime, the
-seed and every training hyper-parameter. The SHA-256 of that dict identifies the run: a changed
-setting gives a new run in a new folder, never mixed with old records.
+A :class:`RunSpec` names one run: method × weighting × dataset × regime × seed × profile (+
+``--set`` overrides). :func:`resolve` expands it into a plain, JSON-able dict holding every
+setting that can change the result: the method and its options, the dataset's identity (tasks,
+split sizes, resolution, generator settings for synthetic data; not where it lies on disk), the
+regime, the seed and every training hyper-parameter. The SHA-256 of that dict identifies the
+run: a changed setting gives a new run in a new folder, never mixed with old records.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from typing import Any
 from bench import __version__
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
+from bench.metadata import EQUAL, row_key
 from bench.profiles import check_optim_groups, deep_merge, find_profile, resolve_profile
 from bench.regimes import parse_regime
 from bench.registry import get_dataset, method_class, method_defaults, method_info, method_options
 from bench.store import record_dir
+from bench.weightings import weighting_defaults, weighting_fixed_options
 
 #: version of the resolved config's layout (hashed with it; bump when the layout changes)
-CONFIG_SCHEMA = 1
+#: 2: the task weighting is its own section (``weighting``), no longer a method option
+CONFIG_SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,15 @@ class RunSpec:
     profile: str  # the profile's id (a shipped name, or "<file stem>-<content hash>")
     overrides: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
     profile_source: str = ""  # where it is read from (shipped name or file path); not hashed
+    weighting: str = EQUAL  # the task weighting (bench.weightings)
+
+    @property
+    def row(self) -> str:
+        """The table row of the run: ``sl``, or ``sl+dwa`` with another weighting."""
+        return row_key(self.method, self.weighting)
 
     def label(self) -> str:
-        return f"{self.method} · {self.regime} · seed {self.seed}"
+        return f"{self.row} · {self.regime} · seed {self.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -108,6 +117,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     for group, defaults in cls.optim_group_defaults(options).items():
         optim[group] = deep_merge(defaults, optim_over.get(group, {}))
     check_optim_groups(optim, spec.method)
+    weighting = resolve_weighting(spec, profile)
 
     size = tuple(profile.get("data", {}).get("size") or (layout.height, layout.width))
     if size[0] % 32 or size[1] % 32:
@@ -126,6 +136,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         "schema": CONFIG_SCHEMA,
         "harness_version": __version__,
         "method": {"name": spec.method, "family": family, "options": options},
+        "weighting": weighting,
         "dataset": {"name": ds.name, "tasks": list(ds.task_names()), "size": list(size),
                     "images": {"train": used["train"], "test": used["val"]},
                     "fingerprint": fingerprint},
@@ -148,7 +159,19 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     return config
 
 
+def resolve_weighting(spec: RunSpec, profile: dict[str, Any]) -> dict[str, Any]:
+    """The run's weighting section: its name and every option (defaults, the profile's
+    ``weightings.<name>`` section, the options the registered name pins)."""
+    if spec.weighting != EQUAL and not method_info(spec.method).weighted:
+        raise BenchError(f"{spec.method} takes no task weighting; '{spec.row}' is not a run.",
+                         f"Run {spec.method} with the equal weighting.")
+    given = profile.get("weightings", {}).get(spec.weighting, {})
+    options = {**weighting_defaults(spec.weighting), **given,
+               **weighting_fixed_options(spec.weighting)}
+    return {"name": spec.weighting, "options": _plain(options)}
+
+
 def run_dir(results_root: Path, spec: RunSpec, chash: str) -> Path:
-    """The folder of ``spec``'s record (see :mod:`bench.store`)."""
-    return record_dir(results_root, spec.dataset, parse_regime(spec.regime).slug, spec.method,
+    """The folder of ``spec``'s record (see :mod:`bench.store`); its method folder is the row."""
+    return record_dir(results_root, spec.dataset, parse_regime(spec.regime).slug, spec.row,
                       spec.profile, spec.seed, chash)

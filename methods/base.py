@@ -2,11 +2,18 @@
 
 A method turns a batch (images, the labels the regime keeps, the label mask ``[B, K]``) into
 losses. The base class owns the network (:meth:`PartialLabelMethod.build_network`, a SegNet by
-default), the supervised term of Eq. 1 (through a task weighting, see :mod:`bench.weighting`),
-evaluation and the optimiser step; subclasses add their own modules and loss terms by overriding
-:meth:`PartialLabelMethod.extra_losses`, which receives the batch's predictions as one
-:class:`TrainingViews`. Several optimiser groups (net, FiLM, …) step jointly after one backward
-(:func:`joint_step`); a method with alternating updates overrides :meth:`train_step`.
+default), the supervised term of Eq. 1 through the run's task weighting (the ``--weighting`` axis,
+:mod:`bench.weightings`), evaluation and the optimiser step; subclasses add their own modules and
+loss terms by overriding :meth:`PartialLabelMethod.extra_losses`, which receives the batch's
+predictions as one :class:`TrainingViews`. Several optimiser groups (net, FiLM, …) step jointly
+after one backward (:func:`joint_step`); a method with alternating updates overrides
+:meth:`train_step` and ends it with :meth:`PartialLabelMethod.update`.
+
+How a weighting composes with a method: the weighting combines the *supervised* task losses
+only; the method's extra terms (``loss_*`` other than ``loss_sup``, e.g. XTC's consistency) keep
+the weights the method gives them and are added as they are. A gradient weighting (GradNorm, the
+torchjd aggregators) builds the shared parameters' update from the per-task gradients and adds the
+extra terms' gradient to it unchanged (:meth:`bench.weightings.Weighting.backward`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from torch import nn
 
 from bench.nets.arch import get_architecture
 from bench.tasks import Task
-from bench.weighting import build_weighting, loss_matrix
+from bench.weightings import TaskLosses, WeightingSpec, build_weighting, loss_matrix
 
 #: the learning rate every method's tuning searches (log-uniform), relative to its profile
 #: section ``methods.<name>``; each method adds its own options (see ``MethodInfo.search_space``)
@@ -57,13 +64,30 @@ class TrainingViews:
         return int(self.mask.shape[0])
 
 
-def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor) -> None:
-    """One backward of ``loss``, then every optimiser wrapper steps and clears its gradients."""
-    wrappers[0].backward(loss)
+def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor | None) -> None:
+    """One backward of ``loss`` (None: gradients already there), then every optimiser wrapper
+    steps and clears its gradients."""
+    if loss is not None:
+        wrappers[0].backward(loss)
     for w in wrappers:
         w.step()
     for w in wrappers:
         w.zero_grad()
+
+
+def runner_epoch() -> int | None:
+    """The 0-based epoch the running mmengine loop publishes (None outside a runner)."""
+    from mmengine.logging import MessageHub
+
+    epoch = MessageHub.get_current_instance().get_info("epoch")
+    return None if epoch is None else int(epoch)
+
+
+def wrapper_list(optim_wrapper: Any) -> list[OptimWrapper]:
+    """The optimiser wrappers of a step: every group of a dict, or the single wrapper."""
+    if isinstance(optim_wrapper, OptimWrapperDict):
+        return list(optim_wrapper.values())
+    return [optim_wrapper]
 
 
 class PartialLabelMethod(BaseModel):
@@ -73,12 +97,12 @@ class PartialLabelMethod(BaseModel):
     needs_second_view: ClassVar[bool] = False
     #: constructor arguments the engine fills from the config's other sections (tasks from the
     #: dataset, width, arch and pretrained from ``model``, reduction from
-    #: ``train.loss_reduction``); every other argument is a method option, resolved with its
-    #: default into the run's identity
-    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction", "arch",
+    #: ``train.loss_reduction``, the weighting from the run's ``weighting`` axis); every other
+    #: argument is a method option, resolved with its default into the run's identity
+    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("tasks", "width", "reduction", "weighting", "arch",
                                               "pretrained")
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  reduction: str = "official", arch: str | None = None,
                  pretrained: str | None = None) -> None:
         super().__init__()
@@ -89,8 +113,9 @@ class PartialLabelMethod(BaseModel):
         self.architecture = get_architecture(arch)
         self.pretrained = pretrained
         self.net = self.build_network(width)
-        self.weighting_name = weighting
-        self.weighting = build_weighting(weighting, reduction)
+        self.weighting = build_weighting(weighting, len(self.tasks), reduction,
+                                         tuple(self.task_names))
+        self._task_losses: TaskLosses | None = None
         #: factor on the method's consistency terms, set before every step by the engine's
         #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
         self.consistency_scale = 1.0
@@ -133,7 +158,8 @@ class PartialLabelMethod(BaseModel):
                           mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """``loss_sup`` (Eq. 1 through the weighting) and per-task mean losses for the log."""
         matrix = loss_matrix(self.tasks, preds, labels, mask)
-        out = {"loss_sup": self.weighting(matrix, mask, self.net.logsigma)}
+        self._task_losses = TaskLosses(matrix, mask, self.reduction)
+        out = {"loss_sup": self.weighting.loss(self._task_losses, self.net)}
         counts = mask.sum(0)
         for k, name in enumerate(self.task_names):
             if counts[k] > 0:
@@ -145,12 +171,32 @@ class PartialLabelMethod(BaseModel):
         return {}
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
-        """One step: a single backward, then every optimiser group steps (:func:`joint_step`)."""
-        if not isinstance(optim_wrapper, OptimWrapperDict):
-            return super().train_step(data, optim_wrapper)
+        """One step: the losses, then one update of every optimiser group (:meth:`update`)."""
         data = self.data_preprocessor(data, True)
-        total, log_vars = self.parse_losses(self._run_forward(data, mode="loss"))
-        joint_step(list(optim_wrapper.values()), total)
+        self.weighting.begin_step(runner_epoch())
+        return self.update(self._run_forward(data, mode="loss"), wrapper_list(optim_wrapper))
+
+    def update(self, losses: dict[str, torch.Tensor],
+               wrappers: Sequence[OptimWrapper]) -> dict[str, torch.Tensor]:
+        """Backward of the step's losses through the weighting, then every wrapper steps.
+
+        A loss weighting: one backward of the sum of the ``loss`` terms (:func:`joint_step`).
+        A gradient weighting: :meth:`~bench.weightings.Weighting.backward` with the supervised task
+        losses and the method's other terms, then the steps. Returns the log values (the weights
+        of the step as ``w_<task>``).
+        """
+        total, log_vars = self.parse_losses(losses)
+        if self.weighting.task_gradients and self._task_losses is not None:
+            extra_terms = [v for k, v in losses.items() if "loss" in k and k != "loss_sup"]
+            extra = torch.stack(extra_terms).sum() if extra_terms else None
+            params = [p for w in wrappers for group in w.optimizer.param_groups
+                      for p in group["params"] if p.requires_grad]
+            self.weighting.backward(self._task_losses, total, extra, self.net, params)
+            joint_step(wrappers, None)
+        else:
+            joint_step(wrappers, total)
+        self._task_losses = None
+        log_vars.update(self.weighting.log_values())
         return log_vars
 
     # -- evaluation -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method, register_variant
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
 from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
 
@@ -91,7 +92,7 @@ class ContrastiveLoss(JointMappingMethod):
     for the same pair), :math:`\\lambda = 2` as for ``xtc``, second view as for ``xtc``.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
                  reduction: str = "official", shuffle_targets: bool = False,
                  rampup_epochs: float = 0.0, **network: Any) -> None:

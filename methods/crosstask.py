@@ -22,6 +22,7 @@ import torch
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.nets.pairwise import PairwiseMaps
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import LR_SPACE, PartialLabelMethod
 
 #: what tuning searches for a method with a consistency term: learning rate, its weight, ramp-up
@@ -135,7 +136,7 @@ class CrossTaskMethod(PartialLabelMethod):
 
     needs_second_view = True
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reduction: str = "official",
                  shuffle_targets: bool = False, rampup_epochs: float = 0.0, **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction,
@@ -177,7 +178,7 @@ class JointMappingMethod(CrossTaskMethod):
         "scheduler": {"type": "StepLR", "step_size": 30, "gamma": 0.5},
     }
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
                  shuffle_targets: bool = False, rampup_epochs: float = 0.0,
                  **network: Any) -> None:
@@ -240,7 +241,7 @@ class JointMappingMethod(CrossTaskMethod):
 class PairwiseMappingMethod(CrossTaskMethod):
     """Cross-task methods with one mapping network per ordered task pair (Zamir et al. 2020)."""
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reduction: str = "official",
                  shuffle_targets: bool = False, rampup_epochs: float = 0.0,
                  **network: Any) -> None:

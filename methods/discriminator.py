@@ -15,7 +15,8 @@ from bench.metadata import MethodInfo
 from bench.nets.segnet import init_weights
 from bench.registry import register_method, register_variant
 from bench.tasks import Task
-from methods.base import TrainingViews, joint_step
+from bench.weightings import WeightingSpec
+from methods.base import TrainingViews, runner_epoch
 from methods.contrastive import map_with_negatives
 from methods.crosstask import FILM_SPACE, JointMappingMethod, pair_rows
 
@@ -87,6 +88,9 @@ class DiscriminatorLoss(JointMappingMethod):
        over the network and the mappings (FiLM included), with D frozen (its parameters enter
        as constants, so this step neither computes nor applies gradients to them).
 
+    The run's weighting applies to step 2 (the network's supervised task losses); D's step is
+    its own objective, never weighted.
+
     Choices the paper leaves open: the objective is cooperative (the network is rewarded when D
     can tell its image's pair from other images', the learned-critic counterpart of
     ``contrastive``; an adversarial sign would reward inconsistent predictions), one D step per
@@ -94,7 +98,7 @@ class DiscriminatorLoss(JointMappingMethod):
     :math:`\\lambda = 2`, the conditional mapping and second view of ``xtc``.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
                  shuffle_targets: bool = False, rampup_epochs: float = 0.0,
                  **network: Any) -> None:
@@ -147,6 +151,7 @@ class DiscriminatorLoss(JointMappingMethod):
                             "net and discriminator groups")
         data = self.data_preprocessor(data, True)
         self._pairs = None
+        self.weighting.begin_step(runner_epoch())
         losses = self._run_forward(data, mode="loss")
         log: dict[str, torch.Tensor] = {}
         if self._pairs is not None:
@@ -160,9 +165,9 @@ class DiscriminatorLoss(JointMappingMethod):
             rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
             losses["loss_disc_gen"] = self.con_weight * self.reduce_rows(
                 rows, n, s, data["label_mask"].shape[0])
-        # step 2: network + mappings (+ FiLM); D received no gradient from this loss
-        total, log_vars = self.parse_losses(losses)
-        joint_step([w for name, w in optim_wrapper.items() if name != "discriminator"], total)
+        # step 2: network + mappings (+ FiLM) through the weighting; D gets no gradient here
+        log_vars = self.update(losses, [w for name, w in optim_wrapper.items()
+                                        if name != "discriminator"])
         self._pairs = None
         return {**log_vars, **log}
 

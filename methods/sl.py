@@ -9,7 +9,7 @@ from methods.base import LR_SPACE, PartialLabelMethod
 
 @register_method("sl", MethodInfo(
     summary="SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1)",
-    display="Supervised Learning", short="SL", paper_name="SL", family="sl",
+    display="Supervised Learning", short="SL", paper_name="SL", paper_aliases=("MTL",), family="sl",
     colour="#0072B2", order=20, in_partial=True, in_full=True, search_space=LR_SPACE))
 class SupervisedLearning(PartialLabelMethod):
     """SL: multi-task SegNet trained only on each image's labelled tasks (Eq. 1).

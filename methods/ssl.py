@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from bench.metadata import MethodInfo
 from bench.registry import register_method
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import PartialLabelMethod, TrainingViews
 from methods.crosstask import CONSISTENCY_SPACE
 
@@ -67,7 +68,7 @@ class SemiSupervised(PartialLabelMethod):
     augmentation does to depth labels; both branches receive gradient (Π-model style).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  crop_scales: Sequence[float] = (1.2, 1.5), con_weight: float = 1.0,
                  rampup_epochs: float = 0.0, reduction: str = "official",
                  **network: Any) -> None:

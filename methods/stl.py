@@ -8,10 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from bench.errors import BenchError
 from bench.metadata import MethodInfo
 from bench.nets.arch import Architecture, get_architecture
 from bench.registry import register_method
 from bench.tasks import Task
+from bench.weightings import WeightingSpec, parse_spec
 from methods.base import PartialLabelMethod
 
 
@@ -31,7 +33,7 @@ class SingleTaskNets(nn.ModuleDict):
 @register_method("stl", MethodInfo(
     summary="STL: one single-task SegNet per task, each trained on that task's labels only",
     display="STL", short="STL", paper_name="STL", family="stl", colour="#8c8c8c", order=10,
-    in_partial=False, in_full=True))
+    in_partial=False, in_full=True, weighted=False))
 class SingleTaskLearning(PartialLabelMethod):
     """STL: one single-task SegNet per task, each trained on that task's labels only.
 
@@ -41,15 +43,17 @@ class SingleTaskLearning(PartialLabelMethod):
     (its batch-norm statistics too). The networks share nothing, so one optimiser over all of
     them equals separate training (Adam is per-parameter, and a network without labelled images in
     a batch gets no gradient and no update). Baseline of Δm. Tasks are not weighted against each
-    other (they share no parameter), so the only weighting is ``uniform``, and the loss
-    reduction has no effect (each network averages over its own labelled images).
+    other (they share no parameter), so the only weighting is ``equal`` (``bench run`` leaves
+    STL out of other weightings and rejects an explicit ``stl+W``), and the loss reduction has no
+    effect (each network averages over its own labelled images).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  reduction: str = "official", **network: Any) -> None:
-        if weighting != "uniform":
-            raise ValueError(f"STL trains independent networks: weighting {weighting!r} has "
-                             "no meaning for it")
+        if parse_spec(weighting)[0] != "equal":
+            raise BenchError(f"STL trains independent networks: weighting "
+                             f"{parse_spec(weighting)[0]!r} has no meaning for it.",
+                             "Run STL with the equal weighting (the default).")
         super().__init__(tasks, width=width, weighting=weighting, reduction=reduction, **network)
 
     def build_network(self, width: float) -> nn.Module:

@@ -11,6 +11,7 @@ from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method, register_variant
 from bench.tasks import Task
+from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
 from methods.crosstask import (
     CONSISTENCY_SPACE,
@@ -91,10 +92,13 @@ class CrossTaskConsistency(JointMappingMethod):
     per image, not averaged (Eq. 4 writes :math:`1/|\\mathcal U_n|`; the official weights were
     tuned with the sum); the FiLM parameters have their own Adam (lr 1e-3, StepLR(30, 0.5)).
     Options give the ablations: ``cond=False`` one mapping for all pairs (Table 6 "w/o cond"),
-    ``reg_weight=0`` (Table 6 "w/o reg"), ``weighting='uncertainty'`` (Table 5).
+    ``reg_weight=0`` (Table 6 "w/o reg"). "Ours + Uncertainty" (Table 5) is this method with the
+    uncertainty weighting (``--methods xtc --weighting uncertainty``, row ``xtc+uncertainty``):
+    the weighting applies to the supervised task losses, the consistency term keeps
+    :math:`\\lambda_{ct}`.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: str = "uniform",
+    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True,
                  reduction: str = "official", shuffle_targets: bool = False,
                  rampup_epochs: float = 0.0, **network: Any) -> None:
@@ -169,10 +173,6 @@ _variant("xtc-noreg", CrossTaskConsistency,
          "XTC w/o reg: without the regulariser to the image feature (Table 6)",
          "XTC (w/o reg)", "XTC w/o reg", "#9E1B32", 72, "Ours-w/o-reg",
          search_space=FILM_SPACE, reg_weight=0.0)
-_variant("xtc-uncertainty", CrossTaskConsistency,
-         "XTC + Uncertainty: task losses weighted by learned uncertainty (Table 5)",
-         "XTC + Uncertainty", "XTC + Unc.", "#6A3D9A", 73, "Ours+Uncertainty", in_all=False,
-         search_space=XTC_SPACE, weighting="uncertainty")
 _variant("xtc-shuffled", CrossTaskConsistency,
          "Negative control of XTC: each pair's label side comes from another image of the batch",
          "XTC (shuffled pairs)", "XTC shuffled", "#BDBDBD", 75, in_all=False,

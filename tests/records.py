@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from bench.metadata import DatasetInfo, MethodInfo
+from bench.metadata import DatasetInfo, MethodInfo, WeightingInfo, row_key
 from bench.record import Record, TaskEntry
 from bench.regimes import parse_regime
 from bench.store import record_dir
@@ -38,7 +38,12 @@ INFO = {
     "contrastive": ("Contrastive-Loss", "Contrastive", "Contrastive-Loss", 50),
     "discriminator": ("Discriminator-Loss", "Discrim.", "Discriminator-Loss", 60),
     "xtc": ("Cross-task (XTC)", "XTC", "Ours", 70),
+    "mtan": ("MTAN", "MTAN", "MTAN", 22), "xtask": ("X-task", "X-task", "X-task", 23),
 }
+#: the metadata the weightings register: display, paper name, order
+WEIGHTINGS = {"equal": ("Equal", None, 0), "uncertainty": ("Uncertainty", "Uncertainty", 10),
+              "dwa": ("DWA", "DWA", 20), "gradnorm": ("GradNorm", "GradNorm", 30),
+              "mgda": ("MGDA", "MGDA", 40), "upgrad": ("UPGrad", "UPGrad", 100)}
 DATASETS = {"nyuv2": "NYUv2", "cityscapes": "Cityscapes", "synthetic-nyuv2": "synthetic NYUv2"}
 
 
@@ -47,31 +52,38 @@ def method_info(method: str) -> MethodInfo:
     control = method.removesuffix("-shuffled") if method.endswith("-shuffled") else None
     return MethodInfo(summary="", display=display, short=short, family=method, colour="",
                       order=order, paper_name=paper, mapped_figure=method == "xtc", name=method,
-                      control_of=control)
+                      control_of=control, paper_aliases=("MTL",) if method == "sl" else ())
+
+
+def weighting_info(name: str) -> WeightingInfo:
+    display, paper, order = WEIGHTINGS[name]
+    return WeightingInfo(summary="", display=display, paper_name=paper, order=order, name=name)
 
 
 def write_record(results: Path, dataset: str, method: str, regime: str, seed: int,
                  metrics: dict[str, float], *, profile: str = "quick", config_tag: str = "",
                  history: list[dict[str, float]] | None = None, status: str = "ok",
-                 finished_at: str = "2026-11-25T00:00:00", config: dict | None = None) -> Path:
+                 finished_at: str = "2026-11-25T00:00:00", config: dict | None = None,
+                 weighting: str = "equal") -> Path:
     """Write a record where the store puts the one of that run; return its folder.
 
     ``group_id`` is a function of (dataset, method, regime, profile, config_tag) and not of the
     seed, as for real runs; change ``config_tag`` to simulate a changed config.
     """
-    group = hashlib.sha256(f"{dataset}|{method}|{regime}|{profile}|{config_tag}".encode()
+    row = row_key(method, weighting)
+    group = hashlib.sha256(f"{dataset}|{row}|{regime}|{profile}|{config_tag}".encode()
                            ).hexdigest()
     run = hashlib.sha256(f"{group}|{seed}".encode()).hexdigest()
-    folder = record_dir(results, dataset, parse_regime(regime).slug, method, profile, seed, run)
+    folder = record_dir(results, dataset, parse_regime(regime).slug, row, profile, seed, run)
     hist = history or [{"epoch": 1, "metrics": {k: v * 0.8 for k, v in metrics.items()}},
                        {"epoch": 2, "metrics": dict(metrics)}]
     record = Record(
         run_id=run[:12], group_id=group[:12], config_hash=run,
         spec={"method": method, "dataset": dataset, "regime": regime, "seed": seed,
-              "profile": profile, "overrides": []},
+              "profile": profile, "overrides": [], "weighting": weighting},
         config={"regime": regime, **(config or {})},
         tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
-        method_info=method_info(method),
+        method_info=method_info(method), weighting_info=weighting_info(weighting),
         dataset_info=DatasetInfo(dataset, DATASETS.get(dataset, dataset), "quick"),
         history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at)
     store_record(folder, record)

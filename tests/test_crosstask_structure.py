@@ -74,7 +74,7 @@ def test_regulariser_target_feature_is_detached():
 
 
 @pytest.mark.parametrize("name,has_film", [("xtc", True), ("xtc-noreg", True),
-                                           ("xtc-uncertainty", True), ("xtc-nocond", False)])
+                                           ("xtc-nocond", False)])
 def test_film_receives_gradient_only_with_conditioning(name, has_film):
     model = _xtc(name)
     film = model.mapping.film_parameters()

@@ -8,11 +8,25 @@ import torch
 
 from bench.data.nyuv2 import NYUv2
 from bench.regimes import parse_regime
-from bench.weighting import UncertaintyWeighting, UniformWeighting, loss_matrix
+from bench.weightings import TaskLosses, build_weighting, loss_matrix
 from methods.sl import SupervisedLearning
 from methods.stl import SingleTaskLearning
 
 TASKS = NYUv2.build_tasks()
+
+
+class _Net(torch.nn.Module):
+    """What the uncertainty weighting reads of a network: its log-variances."""
+
+    def __init__(self, logsigma: torch.Tensor) -> None:
+        super().__init__()
+        self.logsigma = torch.nn.Parameter(logsigma)
+
+
+def _weighted(name: str, matrix, mask, reduction, logsigma=None):
+    net = _Net(logsigma if logsigma is not None else torch.zeros(len(TASKS)))
+    return build_weighting(name, len(TASKS), reduction).loss(TaskLosses(matrix, mask, reduction),
+                                                             net)
 
 
 def _batch(b: int, h: int = 32, w: int = 32, seed: int = 0):
@@ -55,11 +69,11 @@ def test_batched_eq1_equals_per_image_reference(regime, reduction):
     preds, labels = _batch(6)
     mask = torch.from_numpy(parse_regime(regime).mask(6, [t.name for t in TASKS], 1))
     matrix = loss_matrix(TASKS, preds, labels, mask)
-    batched = UniformWeighting(reduction)(matrix, mask)
+    batched = _weighted("equal", matrix, mask, reduction)
     assert torch.allclose(batched, _reference_eq1(preds, labels, mask, reduction=reduction),
                           atol=1e-6)
     logsigma = torch.tensor([0.3, -0.2, 0.7])
-    unc = UncertaintyWeighting(reduction)(matrix, mask, logsigma)
+    unc = _weighted("uncertainty", matrix, mask, reduction, logsigma)
     assert torch.allclose(unc, _reference_eq1(preds, labels, mask, logsigma, reduction),
                           atol=1e-6)
 
@@ -71,8 +85,8 @@ def test_reductions_agree_with_one_label_and_differ_with_more():
     full = torch.ones(6, 3, dtype=torch.bool)
     for mask, ratio in ((one, 1.0), (full, 3.0)):
         m = loss_matrix(TASKS, preds, labels, mask)
-        torch.testing.assert_close(UniformWeighting("official")(m, mask),
-                                   ratio * UniformWeighting("paper")(m, mask))
+        torch.testing.assert_close(_weighted("equal", m, mask, "official"),
+                                   ratio * _weighted("equal", m, mask, "paper"))
 
 
 def _inputs(b=4, seed=0):
@@ -91,7 +105,7 @@ def test_no_supervised_gradient_from_unlabelled_task():
     assert model.net.pred_task1[1].weight.grad is not None
     assert model.net.pred_task2[1].weight.grad is None
     assert model.net.pred_task3[1].weight.grad is None
-    assert model.net.logsigma.grad is None  # uniform weighting does not touch it
+    assert model.net.logsigma.grad is None  # equal weighting does not touch it
 
 
 def test_label_of_unlabelled_task_cannot_change_the_loss():

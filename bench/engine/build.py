@@ -117,6 +117,7 @@ def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
     m = config["method"]
     return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
                           "reduction": config["train"]["loss_reduction"],
+                          "weighting": config.get("weighting", "equal"),
                           **network_options(config["model"]), **m["options"]})
 
 

@@ -65,6 +65,7 @@ from bench.regimes import mask_summary, pack_mask
 from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
 from bench.store import write_record
+from bench.weightings import weighting_info
 
 FINAL_WEIGHTS = "model_final.pth"
 BEST_WEIGHTS = "best.pth"
@@ -111,6 +112,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         config_hash=config_hash(config), spec=spec.to_dict(), config=config,
         tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
+        weighting_info=weighting_info(spec.weighting),
         mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
         validation=split.summary(), started_at=started, launch=launch_info())
     state_hook = RunStateHook(work / "bench_state.json", device,

@@ -120,6 +120,16 @@ class SegNet(SegNetEncoder):
         """Head of the k-th task (0-based)."""
         return getattr(self, f"pred_task{k + 1}")
 
+    def shared_parameters(self) -> list[nn.Parameter]:
+        """Encoder and shared decoder: what every task's loss reaches (not the heads, logsigma)."""
+        own = {id(p) for k in range(len(self.tasks)) for p in self.head(k).parameters()}
+        own.add(id(self.logsigma))
+        return [p for p in self.parameters() if id(p) not in own]
+
+    def last_shared_parameters(self) -> list[nn.Parameter]:
+        """The last shared layer (the decoder's last convolution): GradNorm's :math:`W`."""
+        return [self.conv_block_dec[0][0].weight]
+
     def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Predictions ``{task: [B, C_t, H, W]}`` and the shared feature ``[B, C, H/32, W/32]``."""
         feature, indices = self.encode(x)

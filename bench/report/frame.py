@@ -1,4 +1,8 @@
-"""Records → a pandas DataFrame with one row per run and one column per ``task/metric``."""
+"""Records → a pandas DataFrame with one row per run and one column per ``task/metric``.
+
+The ``method`` column is the run's table row: the method with equal weights (``sl``), else
+``method+weighting`` (``sl+dwa``); ``base_method`` and ``weighting`` hold the two parts.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from bench.record import Record
 from bench.report.names import Names
 from bench.store import scan_records
 
-META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "regime", "seed",
+META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "base_method",
+                "weighting", "regime", "seed",
                 "profile", "status", "finished_at", "path", "selection", "loss_reduction",
                 "val_fraction", "val_images", "tuning"]
 
@@ -59,7 +64,8 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     for r in records:
         row = {
             "run_id": r.run_id, "group_id": r.group_id, "config_hash": r.config_hash,
-            "dataset": r.dataset, "method": r.method, "regime": r.regime, "seed": r.seed,
+            "dataset": r.dataset, "method": r.row, "base_method": r.method,
+            "weighting": r.weighting, "regime": r.regime, "seed": r.seed,
             "profile": r.profile, "status": r.status, "finished_at": r.finished_at,
             "path": str(r.path) if r.path else None,
             # the protocol options a table names (records of schema 1 predate them)

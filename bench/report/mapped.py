@@ -71,7 +71,7 @@ def mapped_figure(record: Record, names: Names) -> Figure:
         if im is not None:
             fig.colorbar(im, ax=grid[:, 5].tolist(), shrink=0.6, label="cosine")
         src = arrays["pair/source"][0]
-        fig.suptitle(f"{names.method(record.method)}: task-pair mappings of test image "
+        fig.suptitle(f"{names.method(record.row)}: task-pair mappings of test image "
                      f"#{int(arrays['pair_image'])} (stage {int(arrays['pair/stage'][0]) + 1} of "
                      f"the mapping encoder, {int(arrays['pair/channels'][0])} channels at "
                      f"{src.shape[0]}×{src.shape[1]}, shown by shared PCA)", fontsize=7)

@@ -1,11 +1,12 @@
 """Display names used by tables and figures: methods, regimes, datasets, directions.
 
 Registered names (``sl``, ``onelabel``) stay the keys everywhere; this module only decides how
-they are printed. Method and dataset names, colours and order come from the metadata the records
-carry (:class:`Names`, built from the records); regimes are named from their parsed form
-(:class:`bench.regimes.Regime`). Paper-facing outputs (LaTeX, Markdown, figures) use the paper's
-names ("Supervised Learning", "one"); terminal and CSV outputs keep the names one types on the
-command line.
+they are printed. A table row is a method with its task weighting, keyed ``sl`` (equal weights)
+or ``sl+dwa`` and printed "Supervised Learning + DWA". Method, weighting and dataset names,
+colours and order come from the metadata the records carry (:class:`Names`, built from the
+records); regimes are named from their parsed form (:class:`bench.regimes.Regime`). Paper-facing
+outputs (LaTeX, Markdown, figures) use the paper's names ("Supervised Learning", "one");
+terminal and CSV outputs keep the names one types on the command line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from bench.errors import BenchError
-from bench.metadata import DatasetInfo, MethodInfo
+from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo
 from bench.record import Record
 from bench.regimes import Regime, parse_regime
 
@@ -35,17 +36,21 @@ class Names:
 
     dataset: DatasetInfo
     methods: dict[str, MethodInfo] = field(default_factory=dict)
+    #: position of each row's weighting among the weightings (rows of one method follow it)
+    weighting_order: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_records(cls, records: Iterable[Record], dataset: str) -> Names:
-        """The newest metadata of every method (and of the dataset) in ``records``."""
+        """The newest metadata of every row (method + weighting) and of the dataset."""
         methods: dict[str, MethodInfo] = {}
+        orders: dict[str, int] = {}
         info = DatasetInfo(dataset, dataset, "")
         for r in sorted(records, key=lambda r: r.finished_at):
-            methods[r.method] = r.method_info
+            methods[r.row] = weighted_info(r.method_info, r.weighting_info, r.weighting)
+            orders[r.row] = r.weighting_info.order if r.weighting != EQUAL else -1
             if r.dataset_info.name == dataset:
                 info = r.dataset_info
-        return cls(info, methods)
+        return cls(info, methods, orders)
 
     def info(self, method: str) -> MethodInfo:
         return self.methods.get(method) or MethodInfo.fallback(method)
@@ -64,20 +69,63 @@ class Names:
                                                           % len(FALLBACK_COLOURS)]
 
     def order(self) -> list[str]:
-        """Method names in display order."""
-        return sorted(self.methods, key=lambda n: (self.info(n).order, n))
+        """Row names in display order (a method's weighted rows follow it)."""
+        return sorted(self.methods, key=lambda n: (self.info(n).order,
+                                                   self.weighting_order.get(n, -1), n))
 
     def mapped(self) -> list[str]:
         """Methods whose joint task-pair mapping the report draws, in display order."""
         return [n for n in self.order() if self.info(n).mapped_figure]
 
     def paper_methods(self) -> dict[str, str]:
-        """The paper's row name → registered method name."""
-        return {i.paper_name: n for n, i in self.methods.items() if i.paper_name}
+        """The paper's row name (and its aliases) → row name (method, or method+weighting)."""
+        out: dict[str, str] = {}
+        for n, i in self.methods.items():
+            for name in (i.paper_name, *i.paper_aliases):
+                if name:
+                    out.setdefault(name, n)
+        return out
 
     @property
     def dataset_display(self) -> str:
         return self.dataset.display or self.dataset.name
+
+
+def weighted_info(method: MethodInfo, weighting: WeightingInfo, name: str) -> MethodInfo:
+    """The metadata of the row "method + weighting" (the method's own with equal weights).
+
+    Display "Supervised Learning + DWA", the colours mixed, ordered after the method. Its names in
+    the paper: "<method>+<weighting>" ("Ours+Uncertainty"); the plain multi-task network (a
+    method the paper also calls "MTL") with a weighting is printed by the weighting alone
+    ("Uncertainty", Table 5).
+    """
+    if name == EQUAL:
+        return method
+    display = weighting.display or name
+    paper: list[str] = []
+    if weighting.paper_name:
+        bases = [method.paper_name, *method.paper_aliases]
+        if "MTL" in bases:
+            paper.append(weighting.paper_name)
+        paper += [f"{b}+{weighting.paper_name}" for b in bases if b]
+    return MethodInfo(
+        summary=f"{method.summary} + {weighting.summary}", display=f"{method.display} + {display}",
+        short=f"{method.short} + {display}", family=method.family,
+        colour=mix_colours(method.colour, weighting.colour), order=method.order,
+        paper_name=paper[0] if paper else None, paper_aliases=tuple(paper[1:]),
+        in_all=method.in_all, sets=method.sets, in_partial=method.in_partial,
+        in_full=method.in_full, mapped_figure=method.mapped_figure, weighted=method.weighted,
+        name=f"{method.name or method.display}+{name}")
+
+
+def mix_colours(a: str, b: str) -> str:
+    """The mean of two ``#rrggbb`` colours (either one alone when the other is missing)."""
+    if not (a.startswith("#") and len(a) == 7):
+        return b
+    if not (b.startswith("#") and len(b) == 7):
+        return a
+    channels = [(int(a[i:i + 2], 16) + int(b[i:i + 2], 16)) // 2 for i in (1, 3, 5)]
+    return "#" + "".join(f"{c:02x}" for c in channels)
 
 
 def _regime(regime: str) -> Regime | None:

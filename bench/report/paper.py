@@ -1,11 +1,14 @@
 """The paper's published numbers (Li, Liu, Bilen, CVPR 2022, Tables 1–6) in the harness's names.
 
 The figures ship with the package in ``bench/report/paper/mtpsl_cvpr2022.csv`` (source and units
-in its header). This module maps the paper's regime and metric names onto canonical regime strings
-and record metric columns, and its method names onto the methods whose metadata names them
-(``MethodInfo.paper_name``), so that a table can put the published value beside the measured
-one. Rows of methods no record names are left out. When a number appears in several tables (the
-SL / Ours rows of Table 2 repeat in Table 6) they agree and the lowest table number is kept.
+in its header). This module maps the paper's regime and metric names onto canonical regime
+strings and record metric columns, and its method names onto the table rows whose metadata names
+them, so that a table can put the published value beside the measured one. A row is a method
+with its task weighting, and both must match: "Ours" is ``xtc`` with equal weights,
+"Ours+Uncertainty" ``xtc+uncertainty``, "Uncertainty" (Table 5: the plain MTL network)
+``sl+uncertainty`` (:func:`bench.report.names.weighted_info`). Rows of methods no record names
+are left out. When a number appears in several tables (the SL / Ours rows of Table 2 repeat in
+Table 6) they agree and the lowest table number is kept.
 """
 
 from __future__ import annotations
@@ -63,5 +66,7 @@ def paper_values(dataset: str, methods: dict[str, str]
     """
     rows = published()
     rows = rows[(rows["dataset"] == dataset) & rows["method"].isin(methods)]
-    return {(r.regime, methods[r.method], r.column): (float(r.value), int(r.table))
-            for r in rows.itertuples()}
+    out: dict[tuple[str, str, str], tuple[float, int]] = {}
+    for r in rows.sort_values("table").itertuples():  # a row named twice: the lowest table
+        out.setdefault((r.regime, methods[r.method], r.column), (float(r.value), int(r.table)))
+    return out

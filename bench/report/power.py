@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.metadata import row_key, split_row
 from bench.report.aggregate import DELTA, Baseline, runs_delta_m
 from bench.report.frame import MetricInfo, RecordSet
 from bench.report.names import arrow
@@ -93,15 +94,24 @@ def welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[float, 
     return float(sign * (a.mean() - b.mean())), low, high, float(result.pvalue)
 
 
+def control_row(row: str, controls: dict[str, str]) -> str | None:
+    """The negative control of a table row under the same weighting (``xtc+dwa`` →
+    ``xtc-shuffled+dwa``); ``None`` when its method has no control."""
+    method, weighting = split_row(row)
+    return row_key(controls[method], weighting) if method in controls else None
+
+
 def comparisons(records: RecordSet, regimes: list[str], methods: list[str]) -> list[Comparison]:
-    """Positive controls per regime, each method against its control and against SL."""
+    """Positive controls per regime, each method (a row: ``xtc`` or ``xtc+dwa``) against its
+    control under the same weighting and against SL."""
     controls = {info.control_of: name for name, info in records.names.methods.items()
                 if info.control_of}
     out = [Comparison(POSITIVE, Side("sl", "full"), Side("sl", r)) for r in regimes]
     for r in regimes:
         for m in methods:
-            if m in controls:
-                out.append(Comparison(NEGATIVE, Side(m, r), Side(controls[m], r)))
+            control = control_row(m, controls)
+            if control is not None:
+                out.append(Comparison(NEGATIVE, Side(m, r), Side(control, r)))
     for r in regimes:
         out += [Comparison(VERSUS_SL, Side(m, r), Side("sl", r)) for m in methods if m != "sl"]
     return out
