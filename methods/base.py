@@ -58,10 +58,23 @@ class TrainingViews:
 
 
 def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor) -> None:
-    """One backward of ``loss``, then every optimiser wrapper steps and clears its gradients."""
-    wrappers[0].backward(loss)
-    for w in wrappers:
-        w.step()
+    """One backward of ``loss``, then every optimiser wrapper steps and clears its gradients.
+
+    Under loss scaling (``AmpOptimWrapper``, CUDA) the wrappers share the first one's scaler:
+    one scaled backward, ``scaler.step`` per optimiser (each unscales its own gradients and
+    skips its step on inf/NaN), then one ``scaler.update`` (the multi-optimiser recipe of
+    ``torch.amp``); a scaler per wrapper would unscale with scales that drift apart.
+    """
+    scaler = getattr(wrappers[0], "loss_scaler", None)
+    if scaler is None:
+        wrappers[0].backward(loss)
+        for w in wrappers:
+            w.step()
+    else:
+        scaler.scale(loss).backward()
+        for w in wrappers:
+            scaler.step(w.optimizer)
+        scaler.update()
     for w in wrappers:
         w.zero_grad()
 
@@ -89,6 +102,18 @@ class PartialLabelMethod(BaseModel):
         #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
         self.consistency_scale = 1.0
         self.rampup_epochs = 0.0
+        #: images enter the network in channels-last order (``model.channels_last``; the engine
+        #: converts the parameters with :meth:`use_channels_last`)
+        self.channels_last = False
+
+    def use_channels_last(self) -> PartialLabelMethod:
+        """Channels-last parameters and input images (``model.channels_last``)."""
+        self.channels_last = True
+        return self.to(memory_format=torch.channels_last)
+
+    def layout(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` in the memory layout the network's parameters have."""
+        return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``."""
@@ -110,13 +135,13 @@ class PartialLabelMethod(BaseModel):
              view2: dict[str, Any] | None) -> dict[str, torch.Tensor]:
         """Supervised term of Eq. 1 plus :meth:`extra_losses` (keys containing ``loss`` add up)."""
         if view2 is not None and self.needs_second_view:
-            both, feats = self.net(torch.cat([image, view2["image"]]))
+            both, feats = self.net(self.layout(torch.cat([image, view2["image"]])))
             b = image.shape[0]
             main = View(image, {k: v[:b] for k, v in both.items()}, labels, feats[:b])
             second = View(view2["image"], {k: v[b:] for k, v in both.items()}, view2["labels"],
                           feats[b:])
         else:
-            preds, feature = self.net(image)
+            preds, feature = self.net(self.layout(image))
             main = second = View(image, preds, labels, feature)
         losses = self.supervised_losses(main.preds, labels, mask)
         losses.update(self.extra_losses(TrainingViews(mask, main, second)))
@@ -142,14 +167,16 @@ class PartialLabelMethod(BaseModel):
         if not isinstance(optim_wrapper, OptimWrapperDict):
             return super().train_step(data, optim_wrapper)
         data = self.data_preprocessor(data, True)
-        total, log_vars = self.parse_losses(self._run_forward(data, mode="loss"))
+        with optim_wrapper["net"].optim_context(self):  # autocast under train.amp
+            losses = self._run_forward(data, mode="loss")
+        total, log_vars = self.parse_losses(losses)
         joint_step(list(optim_wrapper.values()), total)
         return log_vars
 
     # -- evaluation -----------------------------------------------------------------------------
     def predict_tensors(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Batched predictions ``{task: [B, C, H, W]}`` (after each task's activation)."""
-        return self.net(image)[0]
+        return self.net(self.layout(image))[0]
 
     @torch.no_grad()
     def predict(self, image: torch.Tensor) -> list[dict[str, torch.Tensor]]:

@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.device import get_device
 from torch.utils.data import DataLoader, Sampler, default_collate
 
 from bench.data.base import DenseDataset
+from bench.engine.precision import amp_mode, channels_last, make_optim_wrapper
 from bench.errors import BenchError
 from bench.registry import METHODS, method_class
 from bench.splits import TrainingSplit, carve_validation
@@ -98,10 +99,12 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split:
 
 
 def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
-    """The method of a resolved config: its options, plus what the engine fills in."""
+    """The method of a resolved config: its options, plus what the engine fills in
+    (channels-last parameters under ``model.channels_last``)."""
     m = config["method"]
-    return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
-                          "reduction": config["train"]["loss_reduction"], **m["options"]})
+    method = METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
+                            "reduction": config["train"]["loss_reduction"], **m["options"]})
+    return method.use_channels_last() if channels_last(config) else method
 
 
 def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
@@ -120,16 +123,23 @@ def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"by_epoch": True, **cfg}]
 
 
-def build_optimisation(method: torch.nn.Module, config: dict[str, Any]
-                       ) -> tuple[Any, Any]:
-    """OptimWrapper (or a dict of them, one per group) and matching param-scheduler configs."""
+def build_optimisation(method: torch.nn.Module, config: dict[str, Any],
+                       device: torch.device | str | None = None) -> tuple[Any, Any]:
+    """OptimWrapper (or a dict of them, one per group) and matching param-scheduler configs.
+
+    Under ``train.amp`` each group's wrapper autocasts on ``device`` (default: mmengine's
+    device), see :mod:`bench.engine.precision`.
+    """
+    device = device if device is not None else get_device()
+    mode = amp_mode(config)
     groups = method.optim_groups()
     optim_cfg = config["optim"]
     missing = set(groups) - set(optim_cfg)
     if missing:
         raise BenchError(f"No optimiser settings for groups {sorted(missing)} of method "
                          f"'{config['method']['name']}'.")
-    wrappers = {name: OptimWrapper(optimizer=_optimizer(params, optim_cfg[name]["optimizer"]))
+    wrappers = {name: make_optim_wrapper(_optimizer(params, optim_cfg[name]["optimizer"]), mode,
+                                         device)
                 for name, params in groups.items()}
     schedulers = {name: _scheduler(optim_cfg[name].get("scheduler")) for name in groups}
     if list(wrappers) == ["net"]:
