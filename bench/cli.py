@@ -9,15 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from bench.cli_perf import add_perf_command
 from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
 from bench.cli_tune import add_tune_command
-from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
+from bench.cliargs import add_folder_options, data_root, results_root, split_list
 from bench.errors import BenchError
 from bench.grid import PlannedRun, resolve_jobs
 
@@ -164,55 +164,6 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-    from rich.table import Table
-
-    from bench.perf import LOOP_REFERENCE, measure
-    from bench.registry import expand_methods, get_dataset
-
-    ds = get_dataset(args.dataset)
-    methods = [m for m in expand_methods(args.methods) if m != "sl"]
-    methods = ["sl", *methods] + ([LOOP_REFERENCE] if args.loop_reference else [])
-    try:
-        height, width_px = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise BenchError(f"Bad --size '{args.size}'.", "Write HxW, e.g. --size 64x96.") from None
-    if height % 32 or width_px % 32:
-        raise BenchError(f"--size {args.size} is not divisible by 32 (SegNet).")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    err = Console(stderr=True, emoji=False)
-    err.print(f"perf: {ds.name} tasks, {height}×{width_px}, batch {args.batch}, width "
-              f"{args.width}, regime {args.regime}, {device}, {torch.get_num_threads()} threads")
-    results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
-                      width_px=width_px, regime=args.regime, steps=args.steps,
-                      rounds=args.rounds, warmup=args.warmup, device=device,
-                      progress=lambda text: err.print(f"  {text}"))
-    base = results[0]
-    table = Table(title=f"Training step time relative to SL ({ds.name}, {height}×{width_px}, "
-                        f"batch {args.batch}, width {args.width}, {args.regime}, {device})",
-                  title_justify="left", header_style="bold")
-    for col in ("method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
-                "time ratio / FLOP ratio"):
-        table.add_column(col, justify="left" if col == "method" else "right")
-    for r in results:
-        table.add_row(r.method, f"{r.step_s * 1000:.0f}", f"{r.ratio(base):.2f}",
-                      f"{r.flops / 1e9:.2f}", f"{r.flop_ratio(base):.2f}",
-                      f"{r.ratio(base) / r.flop_ratio(base):.2f}")
-    table_console().print(table)
-    if args.out:
-        Path(args.out).write_text(json.dumps({
-            "dataset": ds.name, "size": [height, width_px], "batch": args.batch,
-            "width": args.width, "regime": args.regime, "device": device,
-            "threads": torch.get_num_threads(),
-            "results": [{"method": r.method, "step_s": r.step_s, "steps": r.steps,
-                         "flops": r.flops, "time_ratio": r.ratio(base),
-                         "flop_ratio": r.flop_ratio(base)} for r in results]}, indent=1))
-    return 0
-
-
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -246,20 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_power_command(sub)
     add_tune_command(sub)
 
-    p = sub.add_parser("perf", help="training-step time of each method relative to SL")
-    p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
-    p.add_argument("--dataset", default="synthetic-nyuv2", help="whose tasks to use")
-    p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--width", type=float, default=1.0, help="SegNet width multiplier (default 1)")
-    p.add_argument("--regime", default="onelabel", help="label mask of the batch")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per method per round")
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--loop-reference", action="store_true",
-                   help="also time xtc computed with the official code's per-image loop")
-    p.add_argument("--out", help="also write the results as JSON")
-    p.set_defaults(func=cmd_perf)
+    add_perf_command(sub)
 
     p = sub.add_parser("data", help="generate synthetic data / validate a dataset's layout")
     p.add_argument("action", choices=("synth", "check"))
