@@ -63,20 +63,32 @@ def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor) -> None:
     Under loss scaling (``AmpOptimWrapper``, CUDA) the wrappers share the first one's scaler:
     one scaled backward, ``scaler.step`` per optimiser (each unscales its own gradients and
     skips its step on inf/NaN), then one ``scaler.update`` (the multi-optimiser recipe of
-    ``torch.amp``); a scaler per wrapper would unscale with scales that drift apart.
+    ``torch.amp``); a scaler per wrapper would unscale with scales that drift apart. In a
+    data-parallel run every group's gradients are averaged over the processes before any step.
     """
     scaler = getattr(wrappers[0], "loss_scaler", None)
     if scaler is None:
-        wrappers[0].backward(loss)
+        wrappers[0].backward(loss)  # averages its group's gradients over processes, if any
+        _average_gradients(wrappers[1:])
         for w in wrappers:
             w.step()
     else:
         scaler.scale(loss).backward()
+        _average_gradients(wrappers)
         for w in wrappers:
             scaler.step(w.optimizer)
         scaler.update()
     for w in wrappers:
         w.zero_grad()
+
+
+def _average_gradients(wrappers: Sequence[OptimWrapper]) -> None:
+    """Data-parallel runs: the wrappers average their groups' gradients over the processes
+    (:mod:`bench.engine.distributed`); plain wrappers have nothing to do."""
+    for w in wrappers:
+        average = getattr(w, "average_gradients", None)
+        if average is not None:
+            average()
 
 
 class PartialLabelMethod(BaseModel):

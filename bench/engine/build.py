@@ -21,13 +21,19 @@ from bench.splits import TrainingSplit, carve_validation
 
 class EpochSampler(Sampler):
     """Seeded shuffling that yields ``(index, epoch)``: order and augmentation are functions of
-    (seed, epoch, index) only, so a resumed run sees exactly the batches it would have seen."""
+    (seed, epoch, index) only, so a resumed run sees exactly the batches it would have seen.
 
-    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+    With ``world`` > 1 processes of ``batch`` images each, process ``rank`` gets the
+    ``rank``-th contiguous shard of every full global batch of ``batch × world`` images
+    (:mod:`bench.engine.distributed`)."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, *, batch: int = 1,
+                 rank: int = 0, world: int = 1) -> None:
         self.n = n
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = 0
+        self.batch, self.rank, self.world = batch, rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -35,10 +41,14 @@ class EpochSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         order = (np.random.default_rng([self.seed, self.epoch, 0x5A3]).permutation(self.n)
                  if self.shuffle else np.arange(self.n))
+        if self.world > 1:  # this process's shard of every full global batch, in order
+            size = self.batch * self.world
+            order = np.concatenate([order[k * size + self.rank * self.batch:][:self.batch]
+                                    for k in range(self.n // size)] or [order[:0]])
         return iter([(int(i), self.epoch) for i in order])
 
     def __len__(self) -> int:
-        return self.n
+        return self.n if self.world == 1 else self.n // (self.batch * self.world) * self.batch
 
 
 def _generator(seed: int) -> torch.Generator:
