@@ -9,17 +9,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
 from bench.cli_launch import add_launch_options, launch_settings, run_on_gpus, submit_grid
+from bench.cli_perf import add_perf_command
 from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
 from bench.cli_status import add_status_command
 from bench.cli_tune import add_tune_command
-from bench.cliargs import add_folder_options, data_root, results_root, split_list, table_console
+from bench.cliargs import add_folder_options, data_root, results_root, split_list
 from bench.errors import BenchError
 from bench.grid import PlannedRun, resolve_jobs
 
@@ -182,83 +182,6 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_perf(args: argparse.Namespace) -> int:
-    import json
-
-    import torch
-    from rich.table import Table
-
-    from bench.perf import LOOP_REFERENCE, measure
-    from bench.registry import expand_methods, get_dataset
-    from bench.rows import cross_weightings, parse_weightings
-
-    ds = get_dataset(args.dataset)
-    rows, _ = cross_weightings(expand_methods(args.methods), parse_weightings(args.weighting))
-    for row in list(rows):  # a weighted row is compared with its method's equal-weight row
-        if "+" in row and row.split("+")[0] not in rows:
-            rows.insert(rows.index(row), row.split("+")[0])
-    methods = [m for m in dict.fromkeys(rows) if m != "sl"]
-    methods = ["sl", *methods] + ([LOOP_REFERENCE] if args.loop_reference else [])
-    try:
-        height, width_px = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise BenchError(f"Bad --size '{args.size}'.", "Write HxW, e.g. --size 64x96.") from None
-    if height % 32 or width_px % 32:
-        raise BenchError(f"--size {args.size} is not divisible by 32 (SegNet).")
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    arch = args.arch or _default_arch(ds)
-    err = Console(stderr=True, emoji=False)
-    err.print(f"perf: {ds.name} tasks, {arch}, {height}×{width_px}, batch {args.batch}, width "
-              f"{args.width}, regime {args.regime}, {device}, {torch.get_num_threads()} threads")
-    results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
-                      width_px=width_px, regime=args.regime, steps=args.steps,
-                      rounds=args.rounds, warmup=args.warmup, device=device,
-                      progress=lambda text: err.print(f"  {text}"), arch=arch)
-    base = results[0]
-    table = Table(title=f"Training step time relative to SL ({ds.name}, {arch}, "
-                        f"{height}×{width_px}, batch {args.batch}, width {args.width}, "
-                        f"{args.regime}, {device})",
-                  title_justify="left", header_style="bold")
-    weighted = any("+" in r.method for r in results)
-    columns = ["method", "step (ms)", "× SL time", "GFLOP / step", "× SL FLOPs",
-               "time ratio / FLOP ratio"]
-    if weighted:
-        columns += ["× equal weights time", "× equal weights FLOPs"]
-    for col in columns:
-        table.add_column(col, justify="left" if col == "method" else "right")
-    by_name = {r.method: r for r in results}
-    for r in results:
-        cells = [r.method, f"{r.step_s * 1000:.0f}", f"{r.ratio(base):.2f}",
-                 f"{r.flops / 1e9:.2f}", f"{r.flop_ratio(base):.2f}",
-                 f"{r.ratio(base) / r.flop_ratio(base):.2f}"]
-        if weighted:
-            equal = by_name.get(r.equal_row())
-            cells += ([f"{r.ratio(equal):.2f}", f"{r.flop_ratio(equal):.2f}"] if equal
-                      else ["", ""])
-        table.add_row(*cells)
-    table_console().print(table)
-    if args.out:
-        Path(args.out).write_text(json.dumps({
-            "dataset": ds.name, "size": [height, width_px], "batch": args.batch,
-            "width": args.width, "arch": arch, "regime": args.regime, "device": device,
-            "threads": torch.get_num_threads(),
-            "results": [{"method": r.method, "step_s": r.step_s, "steps": r.steps,
-                         "flops": r.flops, "time_ratio": r.ratio(base),
-                         "flop_ratio": r.flop_ratio(base),
-                         "equal_time_ratio": (r.ratio(by_name[r.equal_row()])
-                                              if r.equal_row() in by_name else None)}
-                        for r in results]}, indent=1))
-    return 0
-
-
-def _default_arch(ds: type) -> str:
-    """``model.arch`` of the dataset's default profile (``segnet`` when it names none)."""
-    from bench.profiles import resolve_profile
-
-    profile = resolve_profile(ds.default_profile, list(getattr(ds, "profile_keys", (ds.name,))))
-    return str(profile.get("model", {}).get("arch") or "segnet")
-
-
 # ---------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -297,25 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_power_command(sub)
     add_tune_command(sub)
 
-    p = sub.add_parser("perf", help="training-step time of each method relative to SL")
-    p.add_argument("--methods", default="all", help="'all' or a comma list (SL always included)")
-    p.add_argument("--weighting", metavar="W[,W…]",
-                   help="also time each method with these weightings ('all'), beside its "
-                        "equal-weight row")
-    p.add_argument("--dataset", default="synthetic-nyuv2", help="whose tasks to use")
-    p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--width", type=float, default=1.0, help="network width multiplier (default 1)")
-    p.add_argument("--arch", help="backbone (segnet, resnet18_aspp; default: the dataset's "
-                                  "default profile's model.arch)")
-    p.add_argument("--regime", default="onelabel", help="label mask of the batch")
-    p.add_argument("--steps", type=int, default=3, help="timed steps per method per round")
-    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--loop-reference", action="store_true",
-                   help="also time xtc computed with the official code's per-image loop")
-    p.add_argument("--out", help="also write the results as JSON")
-    p.set_defaults(func=cmd_perf)
+    add_perf_command(sub)
 
     p = sub.add_parser("data", help="generate synthetic data / validate a dataset's layout")
     p.add_argument("action", choices=("synth", "check"))

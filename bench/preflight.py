@@ -9,6 +9,7 @@ for every run still to do:
   earlier runs have trained;
 * its method and task weighting: built once per distinct configuration, so options that their
   constructors reject (a torchjd aggregator's too) are found now;
+* its precision: ``train.amp`` runnable on the device this process trains on (fp16 needs CUDA);
 * its data: every file any of the runs will read (:mod:`bench.data.check`, cached).
 
 Any problem is a :class:`~bench.errors.BenchError` (exit 2) and no run starts.
@@ -39,6 +40,7 @@ def verify_plan(runs: Sequence[PlannedRun], layout: LayoutInfo,
         return None
     check_masks(todo)
     check_methods(todo)
+    check_precision(todo)
     return check_data(todo, layout, results_root)
 
 
@@ -79,6 +81,19 @@ def check_methods(runs: Sequence[PlannedRun]) -> None:
                              f"{type(exc).__name__}: {exc}",
                              "Fix the method's or the weighting's options in the profile or "
                              "--set.") from None
+
+
+def check_precision(runs: Sequence[PlannedRun]) -> None:
+    """Every run's ``train.amp`` runs on this process's device (:mod:`bench.engine.precision`)."""
+    from mmengine.device import get_device
+
+    from bench.engine.precision import amp_mode, check_amp
+
+    for run in runs:
+        try:
+            check_amp(amp_mode(run.config), get_device())
+        except BenchError as exc:
+            raise BenchError(f"Run {run.spec.label()}: {exc.message}", exc.hint) from None
 
 
 def check_data(runs: Sequence[PlannedRun], layout: LayoutInfo, results_root: Path) -> DataCheck:

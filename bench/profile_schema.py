@@ -208,7 +208,7 @@ def _init_parameters(cls: type) -> Mapping[str, inspect.Parameter]:
 #: every key a profile section may hold (a nested dict of :class:`Field` s)
 SCHEMA: dict[str, Any] = {
     "model": {"width": number(0, open_low=True), "arch": architecture(),
-              "pretrained": text(nullable=True)},
+              "pretrained": text(nullable=True), "channels_last": boolean()},
     "data": {
         "size": image_size(),
         "limit": {"train": integer(1, nullable=True), "val": integer(1, nullable=True)},
@@ -227,6 +227,7 @@ SCHEMA: dict[str, Any] = {
         "loss_reduction": choice("official", "paper"),
         "selection": choice("last", "best-val", "best-test"),
         "diverge_above": number(0, open_low=True),
+        "amp": choice("off", "bf16", "fp16"),
     },
     "eval": {"batch_size": integer(1), "average_last": integer(1)},
 }
@@ -235,12 +236,18 @@ SCHEMA: dict[str, Any] = {
 DIVERGE_ABOVE = 1e6
 #: values of keys a profile may leave out
 DEFAULTS: dict[str, Any] = {
+    "model": {"channels_last": False},
     "data": {"val_fraction": 0.1, "val_seed": 0},
     "train": {"val_interval": 1, "checkpoint_interval": 1, "augment": True, "num_workers": 0,
               "loss_reduction": "official", "selection": "last", "scheduler": None,
-              "diverge_above": DIVERGE_ABOVE},
+              "diverge_above": DIVERGE_ABOVE, "amp": "off"},
     "eval": {"average_last": 1},
 }
+#: keys left out of a run's config (and so of its identity) while they hold these values: they
+#: were added after records existed, and at these values the runs compute what they computed
+#: before (``model.channels_last``, ``train.amp``: the memory layout and autocast precision)
+IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False},
+                                              "train": {"amp": "off"}}
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}
 TOP_LEVEL_TEXT = ("description", "extends")
 #: free-form metadata a profile may carry (``bench tune`` writes its budget and results there)

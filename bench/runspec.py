@@ -20,6 +20,7 @@ from bench import __version__
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
 from bench.metadata import EQUAL, row_key
+from bench.profile_schema import IDENTITY_NEUTRAL
 from bench.profiles import check_optim_groups, deep_merge, find_profile, resolve_profile
 from bench.regimes import parse_regime
 from bench.registry import get_dataset, method_class, method_defaults, method_info, method_options
@@ -145,9 +146,10 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         "seed": int(spec.seed),
         "profile": spec.profile,
         "overrides": [list(o) for o in spec.overrides],
-        "model": profile["model"],
-        "train": {k: v for k, v in train.items()
-                  if k not in ("optimizer", "scheduler", "num_workers")},
+        "model": _without_neutral(profile["model"], "model"),
+        "train": _without_neutral({k: v for k, v in train.items()
+                                   if k not in ("optimizer", "scheduler", "num_workers")},
+                                  "train"),
         "eval": profile["eval"],
         "optim": optim,
         # how and where it runs, not what it computes: excluded from the hashes
@@ -169,6 +171,13 @@ def resolve_weighting(spec: RunSpec, profile: dict[str, Any]) -> dict[str, Any]:
     options = {**weighting_defaults(spec.weighting), **given,
                **weighting_fixed_options(spec.weighting)}
     return {"name": spec.weighting, "options": _plain(options)}
+
+
+def _without_neutral(section: dict[str, Any], name: str) -> dict[str, Any]:
+    """``section`` without the keys that hold their identity-neutral value
+    (:data:`~bench.profile_schema.IDENTITY_NEUTRAL`), so older runs keep their identity."""
+    neutral = IDENTITY_NEUTRAL.get(name, {})
+    return {k: v for k, v in section.items() if not (k in neutral and v == neutral[k])}
 
 
 def run_dir(results_root: Path, spec: RunSpec, chash: str) -> Path:

@@ -65,12 +65,31 @@ class TrainingViews:
 
 
 def joint_step(wrappers: Sequence[OptimWrapper], loss: torch.Tensor | None) -> None:
-    """One backward of ``loss`` (None: gradients already there), then every optimiser wrapper
-    steps and clears its gradients."""
-    if loss is not None:
-        wrappers[0].backward(loss)
-    for w in wrappers:
-        w.step()
+    """One backward of ``loss`` (None: the gradients are already there, from a gradient
+    weighting), then every optimiser wrapper steps and clears its gradients.
+
+    Under loss scaling (``AmpOptimWrapper``, CUDA) the wrappers share the first one's scaler:
+    one scaled backward, ``scaler.step`` per optimiser (each unscales its own gradients and
+    skips its step on inf/NaN), then one ``scaler.update`` (the multi-optimiser recipe of
+    ``torch.amp``); a scaler per wrapper would unscale with scales that drift apart. In a
+    data-parallel run every group's gradients are averaged over the processes before any step.
+    """
+    scaler = getattr(wrappers[0], "loss_scaler", None)
+    if scaler is None:
+        if loss is not None:
+            wrappers[0].backward(loss)  # averages its group's gradients over processes, if any
+            _average_gradients(wrappers[1:])
+        else:
+            _average_gradients(wrappers)
+        for w in wrappers:
+            w.step()
+    else:
+        if loss is not None:
+            scaler.scale(loss).backward()
+        _average_gradients(wrappers)
+        for w in wrappers:
+            scaler.step(w.optimizer)
+        scaler.update()
     for w in wrappers:
         w.zero_grad()
 
@@ -88,6 +107,15 @@ def wrapper_list(optim_wrapper: Any) -> list[OptimWrapper]:
     if isinstance(optim_wrapper, OptimWrapperDict):
         return list(optim_wrapper.values())
     return [optim_wrapper]
+
+
+def _average_gradients(wrappers: Sequence[OptimWrapper]) -> None:
+    """Data-parallel runs: the wrappers average their groups' gradients over the processes
+    (:mod:`bench.engine.distributed`); plain wrappers have nothing to do."""
+    for w in wrappers:
+        average = getattr(w, "average_gradients", None)
+        if average is not None:
+            average()
 
 
 class PartialLabelMethod(BaseModel):
@@ -120,6 +148,18 @@ class PartialLabelMethod(BaseModel):
         #: ramp-up hook from ``rampup_epochs`` (methods with consistency terms have that option)
         self.consistency_scale = 1.0
         self.rampup_epochs = 0.0
+        #: images enter the network in channels-last order (``model.channels_last``; the engine
+        #: converts the parameters with :meth:`use_channels_last`)
+        self.channels_last = False
+
+    def use_channels_last(self) -> PartialLabelMethod:
+        """Channels-last parameters and input images (``model.channels_last``)."""
+        self.channels_last = True
+        return self.to(memory_format=torch.channels_last)
+
+    def layout(self, image: torch.Tensor) -> torch.Tensor:
+        """``image`` in the memory layout the network's parameters have."""
+        return image.contiguous(memory_format=torch.channels_last) if self.channels_last else image
 
     def build_network(self, width: float) -> nn.Module:
         """The network: ``forward(image) → (predictions per task, shared feature)``, of the
@@ -142,13 +182,13 @@ class PartialLabelMethod(BaseModel):
              view2: dict[str, Any] | None) -> dict[str, torch.Tensor]:
         """Supervised term of Eq. 1 plus :meth:`extra_losses` (keys containing ``loss`` add up)."""
         if view2 is not None and self.needs_second_view:
-            both, feats = self.net(torch.cat([image, view2["image"]]))
+            both, feats = self.net(self.layout(torch.cat([image, view2["image"]])))
             b = image.shape[0]
             main = View(image, {k: v[:b] for k, v in both.items()}, labels, feats[:b])
             second = View(view2["image"], {k: v[b:] for k, v in both.items()}, view2["labels"],
                           feats[b:])
         else:
-            preds, feature = self.net(image)
+            preds, feature = self.net(self.layout(image))
             main = second = View(image, preds, labels, feature)
         losses = self.supervised_losses(main.preds, labels, mask)
         losses.update(self.extra_losses(TrainingViews(mask, main, second)))
@@ -174,7 +214,10 @@ class PartialLabelMethod(BaseModel):
         """One step: the losses, then one update of every optimiser group (:meth:`update`)."""
         data = self.data_preprocessor(data, True)
         self.weighting.begin_step(runner_epoch())
-        return self.update(self._run_forward(data, mode="loss"), wrapper_list(optim_wrapper))
+        wrappers = wrapper_list(optim_wrapper)
+        with wrappers[0].optim_context(self):  # autocast under train.amp
+            losses = self._run_forward(data, mode="loss")
+        return self.update(losses, wrappers)
 
     def update(self, losses: dict[str, torch.Tensor],
                wrappers: Sequence[OptimWrapper]) -> dict[str, torch.Tensor]:
@@ -202,7 +245,7 @@ class PartialLabelMethod(BaseModel):
     # -- evaluation -----------------------------------------------------------------------------
     def predict_tensors(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Batched predictions ``{task: [B, C, H, W]}`` (after each task's activation)."""
-        return self.net(image)[0]
+        return self.net(self.layout(image))[0]
 
     @torch.no_grad()
     def predict(self, image: torch.Tensor) -> list[dict[str, torch.Tensor]]:

@@ -152,17 +152,21 @@ class DiscriminatorLoss(JointMappingMethod):
         data = self.data_preprocessor(data, True)
         self._pairs = None
         self.weighting.begin_step(runner_epoch())
-        losses = self._run_forward(data, mode="loss")
+        autocast = optim_wrapper["net"].optim_context  # autocast under train.amp
+        with autocast(self):
+            losses = self._run_forward(data, mode="loss")
         log: dict[str, torch.Tensor] = {}
         if self._pairs is not None:
             # step 1: D, on detached pairs (D's gradients come from this loss alone)
-            d_loss = self.discriminator_loss(*self._pairs[:3])
+            with autocast(self):
+                d_loss = self.discriminator_loss(*self._pairs[:3])
             optim_wrapper["discriminator"].update_params(d_loss)
             log["disc_loss"] = d_loss.detach()
             # step 2 is taken against the updated D, whose parameters enter as constants
             target, sources, n, s = self._pairs
             frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-            rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
+            with autocast(self):
+                rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
             losses["loss_disc_gen"] = self.con_weight * self.reduce_rows(
                 rows, n, s, data["label_mask"].shape[0])
         # step 2: network + mappings (+ FiLM) through the weighting; D gets no gradient here

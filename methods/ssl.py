@@ -85,7 +85,7 @@ class SemiSupervised(PartialLabelMethod):
             return {}
         h, w = image.shape[-2:]
         boxes, scale = random_boxes(rows.numel(), h, w, self.crop_scales, image.device)
-        crop_preds = self.net(crop_resize(image[rows], boxes))[0]
+        crop_preds = self.net(self.layout(crop_resize(image[rows], boxes)))[0]
         unlabelled = (~mask[rows]).to(image.dtype)
         per_image = image.new_zeros(rows.numel())
         for k, task in enumerate(self.tasks):

@@ -9,10 +9,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.optim import OptimWrapper
+from mmengine.device import get_device
 from torch.utils.data import DataLoader, Sampler, default_collate
 
 from bench.data.base import DenseDataset
+from bench.engine.precision import amp_mode, channels_last, make_optim_wrapper
 from bench.errors import BenchError
 from bench.regimes import parse_regime, training_mask
 from bench.registry import METHODS, method_class
@@ -21,13 +22,19 @@ from bench.splits import TrainingSplit, carve_validation
 
 class EpochSampler(Sampler):
     """Seeded shuffling that yields ``(index, epoch)``: order and augmentation are functions of
-    (seed, epoch, index) only, so a resumed run sees exactly the batches it would have seen."""
+    (seed, epoch, index) only, so a resumed run sees exactly the batches it would have seen.
 
-    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+    With ``world`` > 1 processes of ``batch`` images each, process ``rank`` gets the
+    ``rank``-th contiguous shard of every full global batch of ``batch × world`` images
+    (:mod:`bench.engine.distributed`)."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True, *, batch: int = 1,
+                 rank: int = 0, world: int = 1) -> None:
         self.n = n
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = 0
+        self.batch, self.rank, self.world = batch, rank, world
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -35,10 +42,14 @@ class EpochSampler(Sampler):
     def __iter__(self) -> Iterator[tuple[int, int]]:
         order = (np.random.default_rng([self.seed, self.epoch, 0x5A3]).permutation(self.n)
                  if self.shuffle else np.arange(self.n))
+        if self.world > 1:  # this process's shard of every full global batch, in order
+            size = self.batch * self.world
+            order = np.concatenate([order[k * size + self.rank * self.batch:][:self.batch]
+                                    for k in range(self.n // size)] or [order[:0]])
         return iter([(int(i), self.epoch) for i in order])
 
     def __len__(self) -> int:
-        return self.n
+        return self.n if self.world == 1 else self.n // (self.batch * self.world) * self.batch
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -113,12 +124,14 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split:
 
 
 def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
-    """The method of a resolved config: its options, plus what the engine fills in."""
+    """The method of a resolved config: its options, plus what the engine fills in
+    (channels-last parameters under ``model.channels_last``)."""
     m = config["method"]
-    return METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
-                          "reduction": config["train"]["loss_reduction"],
-                          "weighting": config.get("weighting", "equal"),
-                          **network_options(config["model"]), **m["options"]})
+    method = METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
+                            "reduction": config["train"]["loss_reduction"],
+                            "weighting": config.get("weighting", "equal"),
+                            **network_options(config["model"]), **m["options"]})
+    return method.use_channels_last() if channels_last(config) else method
 
 
 def network_options(model: dict[str, Any]) -> dict[str, Any]:
@@ -145,16 +158,23 @@ def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
     return [{"by_epoch": True, **{k: v for k, v in cfg.items() if v is not None}}]
 
 
-def build_optimisation(method: torch.nn.Module, config: dict[str, Any]
-                       ) -> tuple[Any, Any]:
-    """OptimWrapper (or a dict of them, one per group) and matching param-scheduler configs."""
+def build_optimisation(method: torch.nn.Module, config: dict[str, Any],
+                       device: torch.device | str | None = None) -> tuple[Any, Any]:
+    """OptimWrapper (or a dict of them, one per group) and matching param-scheduler configs.
+
+    Under ``train.amp`` each group's wrapper autocasts on ``device`` (default: mmengine's
+    device), see :mod:`bench.engine.precision`.
+    """
+    device = device if device is not None else get_device()
+    mode = amp_mode(config)
     groups = method.optim_groups()
     optim_cfg = config["optim"]
     missing = set(groups) - set(optim_cfg)
     if missing:
         raise BenchError(f"No optimiser settings for groups {sorted(missing)} of method "
                          f"'{config['method']['name']}'.")
-    wrappers = {name: OptimWrapper(optimizer=_optimizer(params, optim_cfg[name]["optimizer"]))
+    wrappers = {name: make_optim_wrapper(_optimizer(params, optim_cfg[name]["optimizer"]), mode,
+                                         device)
                 for name, params in groups.items()}
     schedulers = {name: _scheduler(optim_cfg[name].get("scheduler")) for name in groups}
     if list(wrappers) == ["net"]:
