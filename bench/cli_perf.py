@@ -92,9 +92,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
 def _default_arch(ds: type) -> str:
     """``model.arch`` of the dataset's default profile (``segnet`` when it names none)."""
-    from bench.profiles import resolve_profile
+    from bench.profiles import find_profile, resolve_profile
 
-    profile = resolve_profile(ds.default_profile, list(getattr(ds, "profile_keys", (ds.name,))))
+    profile = resolve_profile(find_profile(ds.default_profile),
+                              list(getattr(ds, "profile_keys", (ds.name,))))
     return str(profile.get("model", {}).get("arch") or "segnet")
 
 

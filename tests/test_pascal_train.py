@@ -18,7 +18,7 @@ def test_every_registered_method_trains_with_five_tasks_and_twenty_pairs():
     # every registered method: the paper's, the ablations, the negative controls, xtc-loop
     methods = ["sl", *[m for m in method_names() if m != "sl"]]
     results = measure(methods, "synthetic-pascal", width=0.0625, batch=4, height=32,
-                      width_px=32, regime="onelabel", steps=1, rounds=1, warmup=0,
+                      width_px=32, regime="onelabel", rounds=1, warmup=0,
                       arch="resnet18_aspp")
     assert [r.method for r in results] == methods
     assert all(r.step_s > 0 and r.flops > 0 for r in results)
