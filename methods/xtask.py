@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -59,9 +60,9 @@ class CrossTaskPerceptual(PairwiseMappingMethod):
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
                  con_weight: float = 1.0, pretrain_fraction: float = 0.25,
-                 reduction: str = "official") -> None:
+                 reduction: str = "official", **network: Any) -> None:
         super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         reduction=reduction)
+                         reduction=reduction, **network)
         if not 0.0 <= pretrain_fraction < 1.0:
             raise ValueError(f"pretrain_fraction must be in [0, 1), got {pretrain_fraction}")
         self.pretrain_fraction = float(pretrain_fraction)

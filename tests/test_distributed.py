@@ -76,16 +76,16 @@ def _worker(rank: int, world: int, method: str, init: str, out: str) -> None:
         dist.destroy_process_group()
 
 
-#: XTC's 2-process run equalled the 1-process run on the branch that built this (speed), and no
-#: longer does after the merge with the weighting and PASCAL branches (the shared encoder's
-#: weights differ after 3 steps). Not found yet; issue 13 stays open for it. Strict: the test
-#: fails as soon as the equality holds again, so the mark cannot outlive the bug.
-XTC_AFTER_MERGE = pytest.mark.xfail(strict=True, reason="2-process XTC differs from 1 process "
-                                    "since the weighting/PASCAL merge (issue 13, open)")
+#: XTC's 2-process run does not equal the 1-process run (the shared encoder's weights differ
+#: after 3 steps), on main and, rerun on a quiet machine, on the branch that built this too,
+#: although its author saw it pass under load. Cause not found; issue 13 stays open for it.
+#: Strict: the test fails as soon as the equality holds, so the mark cannot outlive the bug.
+XTC_KNOWN_FAILURE = pytest.mark.xfail(strict=True, reason="2-process XTC differs from 1 process "
+                                    "(cause not found; issue 13, open)")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["sl", pytest.param("xtc", marks=XTC_AFTER_MERGE)])
+@pytest.mark.parametrize("method", ["sl", pytest.param("xtc", marks=XTC_KNOWN_FAILURE)])
 def test_two_gloo_processes_equal_one(method, tmp_path, monkeypatch):
     """SL (one optimiser group) and XTC (net + FiLM groups, mapping, regulariser), in float64
     so that "equal" can mean 1e-9; the mask keeps segmentation labelled, so XTC draws no
