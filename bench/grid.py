@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue as queue_mod
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data.base import DenseDataset, LayoutInfo
-from bench.engine.progress import ProgressSink, QueueSink, RichGridProgress, replay
+from bench.engine.progress import EventPump, ProgressSink, QueueSink, RichGridProgress
 from bench.errors import BenchError
 from bench.metadata import split_row
 from bench.profiles import check_override_keys, find_profile, resolve_profile
@@ -201,19 +200,7 @@ def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgr
     ctx = mp.get_context("spawn")
     events = ctx.Queue()  # handed to workers at start-up (no manager process to outlive us)
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    stop = threading.Event()
-
-    def pump() -> None:
-        while not stop.is_set():
-            try:
-                replay(events.get(timeout=0.1), progress)
-            except queue_mod.Empty:
-                continue
-            except (EOFError, BrokenPipeError, ConnectionError):
-                return
-
-    pumper = threading.Thread(target=pump, daemon=True)
-    pumper.start()
+    pumper = EventPump(events, progress)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(threads, os.getpid(), events))
     try:
@@ -239,8 +226,7 @@ def _execute_parallel(todo: list[PlannedRun], jobs: int, progress: RichGridProgr
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
-        stop.set()
-        pumper.join(timeout=2)
+        pumper.close()
     pool.shutdown()
     return counts
 

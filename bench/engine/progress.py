@@ -7,6 +7,8 @@ the sink is the :class:`RichGridProgress` itself; runs in worker processes get a
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from typing import Any, Protocol
 
@@ -126,3 +128,27 @@ def replay(event: tuple, sink: ProgressSink) -> None:
     """Apply one queued event to ``sink``."""
     kind, *args = event
     getattr(sink, kind)(*args)
+
+
+class EventPump:
+    """A daemon thread replaying the workers' queued progress events into ``sink`` until
+    :meth:`close` (or until the queue's other end is gone)."""
+
+    def __init__(self, events: Any, sink: ProgressSink) -> None:
+        self.events, self.sink = events, sink
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                replay(self.events.get(timeout=0.1), self.sink)
+            except queue.Empty:
+                continue
+            except (EOFError, BrokenPipeError, ConnectionError):
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench.engine.progress import QueueSink, RichGridProgress, replay
+from bench.engine.progress import EventPump, QueueSink, RichGridProgress
 from bench.launch.packing import MemoryEstimates, Packer, Placement
 from bench.record import Record
 
@@ -95,19 +95,7 @@ def execute_on_gpus(runs: Sequence[PlannedRun], memory: Mapping[int, int],
     waiting: list[tuple[PlannedRun, bool]] = [(r, False) for r in runs if not r.finished]
     active: dict[str, _Active] = {}
     threads = max(1, (os.cpu_count() or 1) // max(1, len(memory)))
-    stop = threading.Event()
-
-    def pump() -> None:
-        while not stop.is_set():
-            try:
-                replay(events.get(timeout=0.1), progress)
-            except queue_mod.Empty:
-                continue
-            except (EOFError, BrokenPipeError, ConnectionError):
-                return
-
-    pumper = threading.Thread(target=pump, daemon=True)
-    pumper.start()
+    pumper = EventPump(events, progress)
 
     def start_what_fits() -> None:
         for item in list(waiting):
@@ -161,8 +149,7 @@ def execute_on_gpus(runs: Sequence[PlannedRun], memory: Mapping[int, int],
             item.process.terminate()
         raise
     finally:
-        stop.set()
-        pumper.join(timeout=2)
+        pumper.close()
     return counts
 
 
