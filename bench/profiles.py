@@ -162,7 +162,7 @@ def apply_overrides(config: Mapping[str, Any], overrides: Sequence[tuple[str, An
 def resolve_profile(profile: Profile, dataset_keys: Sequence[str],
                     overrides: Sequence[tuple[str, Any]] = ()) -> dict[str, Any]:
     """Profile defaults merged with the ``datasets`` overrides of each key in ``dataset_keys``,
-    then the ``--set`` overrides; the whole profile is validated first."""
+    then the ``--set`` overrides (which win over both); the whole profile is validated first."""
     raw = apply_overrides(profile.data, overrides)
     validate(raw)
     merged = deep_merge(DEFAULTS, {k: v for k, v in raw.items()
@@ -170,6 +170,11 @@ def resolve_profile(profile: Profile, dataset_keys: Sequence[str],
                                                 *TOP_LEVEL_METADATA)})
     for key in dataset_keys:
         merged = deep_merge(merged, raw.get("datasets", {}).get(key, {}))
+    # a --set outside ``datasets`` is the user's last word: it also wins over the profile's
+    # section for this dataset (e.g. --set train.epochs=3 on a set whose section sets epochs)
+    merged = apply_overrides(merged, [(k, v) for k, v in overrides
+                                      if k.split(".")[0] not in ("datasets", *TOP_LEVEL_TEXT,
+                                                                 *TOP_LEVEL_METADATA)])
     _check_body(merged, "", _valid_keys())
     if merged["eval"]["average_last"] > 1 and merged["train"]["selection"] != "last":
         raise BenchError("eval.average_last > 1 averages the last evaluations; it selects no "

@@ -114,3 +114,19 @@ def test_a_profile_file_is_identified_by_content_not_path(tmp_path, layout, monk
     assert len(hashes) == 1
     b.write_text(b.read_text().replace('"epochs": 2', '"epochs": 3'))
     assert find_profile(str(b)).id != find_profile(str(a)).id
+
+
+def test_a_set_override_wins_over_the_profiles_dataset_section():
+    """``quick`` sets PASCAL's size and epochs in its ``datasets.pascal_context`` section; a
+    ``--set`` of the same keys must still take effect (it once was silently ignored there)."""
+    from bench.profiles import resolve_profile
+
+    keys = ("pascal_context", "synthetic-pascal")
+    plain = resolve_profile(find_profile("quick"), keys)
+    assert plain["data"]["size"] == [64, 64] and plain["train"]["epochs"] == 12
+    over = resolve_profile(find_profile("quick"), keys,
+                           parse_overrides(["data.size=[96,96]", "train.epochs=3"]))
+    assert over["data"]["size"] == [96, 96] and over["train"]["epochs"] == 3
+    aimed = resolve_profile(find_profile("quick"), keys,
+                            parse_overrides(["datasets.pascal_context.train.epochs=5"]))
+    assert aimed["train"]["epochs"] == 5
