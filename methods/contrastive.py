@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from bench.metadata import MethodInfo
 from bench.nets.mapping import CrossTaskMapping, pair_index
@@ -13,21 +14,23 @@ from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
-from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows, mean_cosine_distance, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows, pair_rows
 
 
 def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
                        preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                        n: torch.Tensor, s: torch.Tensor, t: torch.Tensor, batch: int,
                        target_images: torch.Tensor | None = None
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mapped labels of the rows, and the mapped predictions of *every* image for each row's pair.
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Mapped labels of the rows, and the mapped predictions of *every* image for each distinct
+    task pair of the batch.
 
-    Returns ``target [R, C, h, w]`` and ``sources [R, B, C, h, w]`` with ``sources[r, j]`` =
-    :math:`m^{s_r\\to s_r t_r}(\\hat y^{s_r}(x_j))`: the positive of row r is
-    ``sources[r, n_r]``, the other images its negatives. Each distinct pair of the batch is mapped
-    once for all B images, in the same pass as the targets (``P·B + R`` rows). The targets take
-    the labels of ``target_images`` (default: each row's own image ``n``).
+    Returns ``target [R, C, h, w]``, ``sources [P, B, C, h, w]`` and ``pair_of_row [R]`` with
+    ``sources[pair_of_row[r], j]`` = :math:`m^{s_r\\to s_r t_r}(\\hat y^{s_r}(x_j))`: the positive
+    of row r is image ``n_r``, the other images its negatives. Each distinct pair is mapped once
+    for all B images, in the same pass as the targets (``P·B + R`` rows), and is not copied per
+    row (``[R, B, C, h, w]`` would be hundreds of MB at full width). The targets take the labels
+    of ``target_images`` (default: each row's own image ``n``).
     """
     k = len(tasks)
     pairs = pair_index(s, t, k)
@@ -44,23 +47,46 @@ def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
               else None for a, b in zip(src, tgt, strict=True)]
     mapped = mapping(inputs, torch.cat([src_s, t]), torch.cat([src_pair, pairs]))
     m = src_n.numel()
-    sources = mapped[:m].view(len(uniq), batch, *mapped.shape[1:])[inverse]
-    return mapped[m:], sources
+    return mapped[m:], mapped[:m].view(len(uniq), batch, *mapped.shape[1:]), inverse
 
 
-def margin_row_losses(target: torch.Tensor, sources: torch.Tensor, n: torch.Tensor,
-                      margin: float) -> torch.Tensor:
+def cosine_distances(target: torch.Tensor, sources: torch.Tensor, pair_of_row: torch.Tensor
+                     ) -> torch.Tensor:
+    """``d[r, j]`` = :func:`~methods.crosstask.mean_cosine_distance` of ``target[r]`` and
+    ``sources[pair_of_row[r], j]``, ``[R, B]``.
+
+    With unit vectors over channels :math:`\\bar a_p = a_p / \\max(\\lVert a_p\\rVert, \\epsilon)`
+    (``F.cosine_similarity``'s normalisation, :math:`\\epsilon = 10^{-12}`), the mean over the
+    :math:`hw` pixels of the cosines is one dot product,
+    :math:`d = 1 - \\frac{1}{hw}\\sum_{c,p} \\bar a_{cp} \\bar q_{cp}`: one matrix product per
+    distinct pair, with no per-row copy of the sources.
+    """
+    r = target.shape[0]
+    p, b = sources.shape[:2]
+    pixels = target[0, 0].numel()
+    unit_t = F.normalize(target, dim=1, eps=1e-12).flatten(1)
+    unit_s = F.normalize(sources.flatten(0, 1), dim=1, eps=1e-12).view(p, b, -1)
+    sim = target.new_zeros(r, b)
+    for k in range(p):
+        rows = (pair_of_row == k).nonzero().squeeze(1)
+        if rows.numel():
+            sim = sim.index_put((rows,), unit_t[rows] @ unit_s[k].T)
+    return 1.0 - sim / pixels
+
+
+def margin_row_losses(target: torch.Tensor, sources: torch.Tensor, pair_of_row: torch.Tensor,
+                      n: torch.Tensor, margin: float) -> torch.Tensor:
     """Per row: :math:`\\frac{1}{B-1}\\sum_{j\\ne n}\\max(0, \\mu + d(a, p) - d(a, q_j))`.
 
-    Anchor :math:`a = m^{t\\to st}(y^t_n)`, positive :math:`p = m^{s\\to st}(\\hat y^s_n)`,
-    negatives :math:`q_j = m^{s\\to st}(\\hat y^s_j)`, :math:`d` the mean cosine distance.
-    Zero when the batch holds a single image (no negative).
+    Anchor :math:`a = m^{t\\to st}(y^t_n)` (``target[r]``), positive
+    :math:`p = m^{s\\to st}(\\hat y^s_n)`, negatives :math:`q_j = m^{s\\to st}(\\hat y^s_j)` (row r's
+    pair of ``sources``, see :func:`map_with_negatives`), :math:`d` the mean cosine distance
+    (:func:`cosine_distances`). Zero when the batch holds a single image (no negative).
     """
-    r, b = sources.shape[:2]
+    r, b = target.shape[0], sources.shape[1]
     if b < 2:
         return target.new_zeros(r)
-    d = mean_cosine_distance(target[:, None].expand_as(sources).flatten(0, 1),
-                             sources.flatten(0, 1)).view(r, b)
+    d = cosine_distances(target, sources, pair_of_row)
     pos = d.gather(1, n[:, None])
     hinge = (margin + pos - d).clamp_min(0)
     negatives = torch.ones_like(hinge, dtype=torch.bool).scatter_(1, n[:, None], False)
@@ -109,9 +135,9 @@ class ContrastiveLoss(JointMappingMethod):
             return {}
         b = views.batch_size
         v = views.second
-        target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
-                                             n, s, t, b, m)
-        rows = margin_row_losses(target, sources, n, self.margin)
+        target, sources, pair_of_row = map_with_negatives(self.mapping, self.tasks, v.preds,
+                                                          v.labels, n, s, t, b, m)
+        rows = margin_row_losses(target, sources, pair_of_row, n, self.margin)
         return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b)}
 
 

@@ -38,18 +38,35 @@ class PairDiscriminator(nn.Module):
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden, 1))
         init_weights(self)
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([a, b], dim=1)).squeeze(1)
+    def forward(self, a: torch.Tensor, b: torch.Tensor,
+                pair_of_row: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of the pairs (``a[i]``, ``b[i]``) ``[N]``; or, given ``pair_of_row``, of every
+        (``a[pair_of_row[r], j]``, ``b[r]``) with ``a [P, B, C, h, w]``, ``b [R, C, h, w]``,
+        ``[R, B]``.
+
+        The second form computes the first convolution of the concatenated pair as the sum of its
+        two halves, :math:`W * [a; b] + c = W_a * a + (W_b * b + c)`, each half once per distinct
+        input (``P·B`` sources, ``R`` targets) instead of once per pair (``R·B``).
+        """
+        if pair_of_row is None:
+            return self.body(torch.cat([a, b], dim=1)).squeeze(1)
+        first = self.body[0]
+        c = b.shape[1]
+        p, n_img = a.shape[:2]
+        half_a = F.conv2d(a.flatten(0, 1), first.weight[:, :c], None, first.stride,
+                          first.padding)
+        half_b = F.conv2d(b, first.weight[:, c:], first.bias, first.stride, first.padding)
+        hidden = half_a.view(p, n_img, *half_a.shape[1:])[pair_of_row] + half_b[:, None]
+        return self.body[1:](hidden.flatten(0, 1)).squeeze(1).view(b.shape[0], n_img)
 
 
 def pair_logits(disc: nn.Module, target: torch.Tensor, sources: torch.Tensor,
+                pair_of_row: torch.Tensor,
                 params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-    """Logits ``[R, B]`` of D on (``sources[r, j]``, ``target[r]``) for every row and image."""
-    r, b = sources.shape[:2]
-    a = sources.flatten(0, 1)
-    t = target[:, None].expand_as(sources).flatten(0, 1)
-    out = functional_call(disc, params, (a, t)) if params is not None else disc(a, t)
-    return out.view(r, b)
+    """Logits ``[R, B]`` of D on (``sources[pair_of_row[r], j]``, ``target[r]``) for every row
+    and image (``sources`` per distinct pair, :func:`~methods.contrastive.map_with_negatives`)."""
+    args = (sources, target, pair_of_row)
+    return functional_call(disc, params, args) if params is not None else disc(*args)
 
 
 def pair_bce(logits: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
@@ -106,6 +123,8 @@ class DiscriminatorLoss(JointMappingMethod):
                          cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
                          rampup_epochs=rampup_epochs, **network)
         self.discriminator = PairDiscriminator(self.mapping.out_channels)
+        #: set during :meth:`train_step`: the generator loss is then computed once, after D's step
+        self._in_train_step = False
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -131,17 +150,20 @@ class DiscriminatorLoss(JointMappingMethod):
             return {}
         b = views.batch_size
         v = views.second
-        target, sources = map_with_negatives(self.mapping, self.tasks, v.preds, v.labels,
-                                             n, s, t, b, m)
-        self._pairs = (target, sources, n, s)  # kept for the discriminator step of this iteration
+        target, sources, pair_of_row = map_with_negatives(self.mapping, self.tasks, v.preds,
+                                                          v.labels, n, s, t, b, m)
+        # kept for the discriminator step of this iteration
+        self._pairs = (target, sources, pair_of_row, n, s)
+        if self._in_train_step:
+            return {}  # train_step scores the pairs against the updated D (step 2)
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
+        rows = pair_bce(pair_logits(self.discriminator, target, sources, pair_of_row, frozen), n)
         return {"loss_disc_gen": self.con_weight * self.reduce_rows(rows, n, s, b)}
 
     def discriminator_loss(self, target: torch.Tensor, sources: torch.Tensor,
-                           n: torch.Tensor) -> torch.Tensor:
+                           pair_of_row: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
         """Step 1 objective, on detached mapped outputs."""
-        logits = pair_logits(self.discriminator, target.detach(), sources.detach())
+        logits = pair_logits(self.discriminator, target.detach(), sources.detach(), pair_of_row)
         return pair_bce(logits, n).mean()
 
     def train_step(self, data: Any, optim_wrapper: Any) -> dict[str, torch.Tensor]:
@@ -153,20 +175,25 @@ class DiscriminatorLoss(JointMappingMethod):
         self._pairs = None
         self.weighting.begin_step(runner_epoch())
         autocast = optim_wrapper["net"].optim_context  # autocast under train.amp
-        with autocast(self):
-            losses = self._run_forward(data, mode="loss")
+        self._in_train_step = True
+        try:
+            with autocast(self):
+                losses = self._run_forward(data, mode="loss")
+        finally:
+            self._in_train_step = False
         log: dict[str, torch.Tensor] = {}
         if self._pairs is not None:
             # step 1: D, on detached pairs (D's gradients come from this loss alone)
+            target, sources, pair_of_row, n, s = self._pairs
             with autocast(self):
-                d_loss = self.discriminator_loss(*self._pairs[:3])
+                d_loss = self.discriminator_loss(target, sources, pair_of_row, n)
             optim_wrapper["discriminator"].update_params(d_loss)
             log["disc_loss"] = d_loss.detach()
             # step 2 is taken against the updated D, whose parameters enter as constants
-            target, sources, n, s = self._pairs
             frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
             with autocast(self):
-                rows = pair_bce(pair_logits(self.discriminator, target, sources, frozen), n)
+                rows = pair_bce(pair_logits(self.discriminator, target, sources, pair_of_row,
+                                            frozen), n)
             losses["loss_disc_gen"] = self.con_weight * self.reduce_rows(
                 rows, n, s, data["label_mask"].shape[0])
         # step 2: network + mappings (+ FiLM) through the weighting; D gets no gradient here

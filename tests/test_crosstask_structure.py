@@ -179,7 +179,7 @@ def test_discriminator_and_network_steps_touch_only_their_parameters():
     model._run_forward(data, mode="loss")
     disc0, net0, map0 = (_snapshot(model.discriminator), _snapshot(model.net),
                          _snapshot(model.mapping))
-    wrappers["discriminator"].update_params(model.discriminator_loss(*model._pairs[:3]))
+    wrappers["discriminator"].update_params(model.discriminator_loss(*model._pairs[:4]))
     assert any(not torch.equal(v, disc0[k]) for k, v in _snapshot(model.discriminator).items())
     assert all(torch.equal(v, net0[k]) for k, v in _snapshot(model.net).items())
     assert all(torch.equal(v, map0[k]) for k, v in _snapshot(model.mapping).items())
@@ -195,3 +195,31 @@ def test_discriminator_train_step_runs_both_updates():
     assert "disc_loss" in log and torch.isfinite(log["loss"])
     assert any(not torch.equal(v, disc0[k]) for k, v in _snapshot(model.discriminator).items())
     assert any(not torch.equal(v, net0[k]) for k, v in _snapshot(model.net).items())
+
+
+def test_split_first_convolution_equals_the_concatenated_pairs():
+    """D's pair form (first convolution as the sum of its halves, each input once) gives the
+    logits of the plain form on every concatenated (source, target) pair, in float64."""
+    from methods.discriminator import PairDiscriminator
+
+    torch.manual_seed(0)
+    disc = PairDiscriminator(6).double()
+    sources = torch.randn(3, 4, 6, 8, 10, dtype=torch.float64)  # P=3 pairs, B=4 images
+    target = torch.randn(5, 6, 8, 10, dtype=torch.float64)  # R=5 rows
+    pair_of_row = torch.tensor([0, 2, 2, 1, 0])
+    split = disc(sources, target, pair_of_row)
+    plain = disc(sources[pair_of_row].flatten(0, 1),
+                 target[:, None].expand(5, 4, 6, 8, 10).flatten(0, 1)).view(5, 4)
+    torch.testing.assert_close(split, plain, rtol=1e-12, atol=1e-12)
+
+
+def test_discriminator_train_step_scores_the_pairs_once_against_the_updated_d():
+    """Inside ``train_step`` the generator loss is computed once, after D's step (the forward
+    does not also score the pairs against the old D)."""
+    torch.manual_seed(0)
+    model = DiscriminatorLoss(TASKS, width=0.0625)
+    wrappers = _wrappers(model)
+    calls = []
+    model.discriminator.register_forward_hook(lambda *_: calls.append(1))
+    model.train_step(_batch(ONE), wrappers)
+    assert len(calls) == 2  # D's own step, then the generator step against the updated D
