@@ -123,7 +123,7 @@ def test_a_set_override_wins_over_the_profiles_dataset_section():
 
     keys = ("pascal_context", "synthetic-pascal")
     plain = resolve_profile(find_profile("quick"), keys)
-    assert plain["data"]["size"] == [64, 64] and plain["train"]["epochs"] == 12
+    assert plain["data"]["size"] == [128, 128] and plain["train"]["epochs"] == 12
     over = resolve_profile(find_profile("quick"), keys,
                            parse_overrides(["data.size=[96,96]", "train.epochs=3"]))
     assert over["data"]["size"] == [96, 96] and over["train"]["epochs"] == 3
