@@ -12,16 +12,31 @@ one-process step on the whole batch, up to float rounding:
   it alone, as one process would); one used on some processes only gets the average with zeros.
 * **Batch norm uses the statistics of the global batch** (:class:`GlobalBatchNorm2d`, which
   :func:`convert_batchnorm` puts in place of every plain ``BatchNorm2d``); its running
-  statistics are updated with them. The per-image batch norm of the mappings needs nothing:
-  each row is normalised on its own, and its running statistics get the mean over all rows.
+  statistics are updated with them. The per-image batch norm of the mappings
+  (:class:`~bench.nets.norm.PerImageBatchNorm2d`) normalises each row on its own, so its outputs
+  need nothing; its running statistics must get the mean over *all* rows of the global batch,
+  not over the process's own rows (which would also let the processes' buffers drift apart).
+  :func:`convert_batchnorm` makes those layers defer their updates, and
+  :func:`sync_running_statistics` (called by :meth:`methods.base.PartialLabelMethod.update` at
+  the end of every step) applies them with the rows of every process: the k-th call of a layer
+  in the step on each process forms one update, as one process's k-th call would. This equals
+  one process whenever the processes make the same calls (every method calls each mapping once
+  per step, except Perceptual-Map, whose second call a process skips when its shard has no
+  rows for the pair).
 * The supervised and cross-task terms are means over images of per-image sums
   (:mod:`bench.weighting`, :func:`methods.crosstask.reduce_rows`).
 
 This does not hold for terms that couple the images of a batch or draw random numbers per
 row: Contrastive- and Discriminator-Loss take their negatives from the process's own shard,
 the negative controls draw partners from it, and the Gumbel samples of segmentation predictions
-(XTC, Direct-/Perceptual-Map) are drawn per process. Those runs are the same method with a
-different draw, not the same numbers.
+(XTC, Direct-/Perceptual-Map) are drawn per process. A segmentation prediction is a mapping
+input whenever an image lacks the segmentation label *or has every label* (an image with every
+label takes every ordered pair, segmentation → others included,
+:func:`methods.crosstask.pair_rows`), so with segmentation among the tasks nearly every XTC
+step draws. Each process draws from its own generator, which holds the same state on every
+process (same seed) but is advanced only by its own rows' draws; one process draws the rows of
+the whole batch from one stream. Those runs are the same method with a different draw, not the
+same numbers.
 
 Why not mmengine's ``MMDistributedDataParallel``/``MMSeparateDistributedDataParallel``: the
 first calls ``optim_wrapper.update_params`` (which an ``OptimWrapperDict`` of several groups does
@@ -43,6 +58,8 @@ import torch.distributed.nn.functional as dist_nn
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+from bench.nets.norm import PerImageBatchNorm2d
 
 
 def world_size() -> int:
@@ -139,8 +156,21 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
 
 
 def convert_batchnorm(module: nn.Module) -> nn.Module:
-    """Replace every plain ``nn.BatchNorm2d`` of ``module`` (not its subclasses, e.g. the
-    per-image one) by a :class:`GlobalBatchNorm2d` with the same parameters and buffers."""
+    """Make the batch norms of ``module`` data-parallel (in place; returns ``module``).
+
+    Every plain ``nn.BatchNorm2d`` becomes a :class:`GlobalBatchNorm2d` with the same parameters
+    and buffers; every per-image one (:class:`~bench.nets.norm.PerImageBatchNorm2d`) defers its
+    running-statistics updates to :func:`sync_running_statistics`. In one process both are
+    what they were (the deferred updates are applied locally by the same call).
+    """
+    for m in module.modules():
+        if isinstance(m, PerImageBatchNorm2d):
+            m.defer_statistics()
+    _global_batchnorm(module)
+    return module
+
+
+def _global_batchnorm(module: nn.Module) -> None:
     for name, child in module.named_children():
         if type(child) is nn.BatchNorm2d:
             new = GlobalBatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
@@ -151,5 +181,50 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
                 new.weight, new.bias = child.weight, child.bias  # the same Parameters
             setattr(module, name, new)
         else:
-            convert_batchnorm(child)
-    return module
+            _global_batchnorm(child)
+
+
+def sync_running_statistics(module: nn.Module) -> None:
+    """Apply the deferred running-statistics updates of the per-image batch norms of ``module``
+    (:func:`convert_batchnorm`) with the rows of every process; a no-op without such layers.
+
+    Every process must call it at the same point of every training step (collective). Per
+    layer, the k-th call of the step on each process (the processes may make different numbers
+    of calls, or none) forms one update with the mean of the statistics over all their rows,
+    weighted by rows; slots without rows anywhere update nothing.
+    """
+    norms = [m for m in module.modules()
+             if isinstance(m, PerImageBatchNorm2d) and m._deferred is not None]
+    if not norms:
+        return
+    calls = [m.take_deferred() for m in norms]
+    size = world_size()
+    device = norms[0].running_mean.device
+    slots = torch.tensor([len(c) for c in calls], device=device)
+    if size > 1:
+        dist.all_reduce(slots, op=dist.ReduceOp.MAX)
+    parts: list[torch.Tensor] = []
+    for m, made, k in zip(norms, calls, slots.tolist(), strict=True):
+        for i in range(k):
+            if i < len(made):
+                rows, mean, var = made[i]
+                parts.append(torch.cat([mean.new_tensor([float(rows)]), mean * rows,
+                                        var * rows]).to(device, torch.float64))
+            else:
+                parts.append(torch.zeros(1 + 2 * m.num_features, device=device,
+                                         dtype=torch.float64))
+    if not parts:
+        return
+    flat = torch.cat(parts)
+    if size > 1:
+        dist.all_reduce(flat)
+    host = flat.cpu()  # one device synchronisation for the row counts
+    offset = 0
+    for m, k in zip(norms, slots.tolist(), strict=True):
+        c = m.num_features
+        for _ in range(k):
+            rows = float(host[offset])
+            if rows > 0:
+                m.update_running_statistics(flat[offset + 1:offset + 1 + c] / rows,
+                                            flat[offset + 1 + c:offset + 1 + 2 * c] / rows)
+            offset += 1 + 2 * c
