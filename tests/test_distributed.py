@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from bench.engine.build import EpochSampler
+from bench.engine.build import EpochSampler, ShardSampler
 from bench.engine.distributed import (
     convert_batchnorm,
     distributed_wrappers,
@@ -163,3 +163,59 @@ def test_deferred_per_image_statistics_equal_immediate_in_one_process():
     for (name, a), b in zip(plain.state_dict().items(), deferred.state_dict().values(),
                             strict=True):
         torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=name)
+
+
+def test_shard_sampler_pads_to_equal_shares_and_interleaves_back():
+    shares = [list(ShardSampler(7, r, 3)) for r in range(3)]
+    assert shares == [[0, 3, 6], [1, 4, 0], [2, 5, 1]]
+    back = [i for group in zip(*shares, strict=True) for i in group][:7]
+    assert back == list(range(7))
+
+
+EVAL_IMAGES = 7  # odd: the second process's share is padded with the first image
+
+
+def _evaluate(rank: int, world: int, data: str) -> dict[str, float]:
+    from torch.utils.data import DataLoader, default_collate
+
+    from bench.data.nyuv2 import NYUv2
+    from bench.engine.evaluation import evaluate
+
+    tasks = get_dataset("nyuv2").build_tasks()
+    torch.manual_seed(0)
+    model = METHODS.build({"type": "sl", "tasks": tasks, "width": 0.0625})
+    dataset = NYUv2(Path(data) / "nyuv2", "val", indices=range(EVAL_IMAGES))
+    shard = ({"sampler": ShardSampler(len(dataset), rank, world)} if world > 1
+             else {"shuffle": False})
+    loader = DataLoader(dataset, batch_size=3, collate_fn=default_collate, **shard)
+    return evaluate(model, loader, tasks)
+
+
+def _eval_worker(rank: int, world: int, init: str, data: str, out: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        torch.save(_evaluate(rank, world, data), Path(out) / f"eval{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_sharded_evaluation_equals_one_process(tmp_path, monkeypatch):
+    """2 gloo processes evaluating their shares of a split (:class:`ShardSampler`) give every
+    process the metrics one process computes on the whole split, in the same order."""
+    from layouts import write_nyuv2
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    data = tmp_path / "data"
+    write_nyuv2(data / "nyuv2", n_train=2, n_val=EVAL_IMAGES, h=64, w=64)
+    one = _evaluate(0, 1, str(data))
+    init = f"file://{tmp_path / 'rendezvous'}"
+    mp.spawn(_eval_worker, args=(2, init, str(data), str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"eval{r}.pt") for r in range(2)]
+    assert ranks[0] == ranks[1]
+    assert set(ranks[0]) == set(one)
+    for key, value in one.items():
+        assert ranks[0][key] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+    assert not (Path.cwd() / ".dist_test").exists()  # mmengine's gathering is not used
+    os.environ.pop("MASTER_ADDR", None)

@@ -54,20 +54,114 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from bench.nets.norm import PerImageBatchNorm2d
 
+#: the environment variables torchrun gives every process it starts
+TORCHRUN_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
 
 def world_size() -> int:
+    """The number of processes of the data-parallel run (1 without a process group)."""
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def rank() -> int:
+    """This process's rank (0 without a process group)."""
     return dist.get_rank() if world_size() > 1 else 0
+
+
+def is_main() -> bool:
+    """Whether this process writes what the run leaves behind (rank 0, or the only process)."""
+    return rank() == 0
+
+
+def backend() -> str | None:
+    """The process group's backend (``gloo``, ``nccl``), ``None`` without one."""
+    return str(dist.get_backend()) if world_size() > 1 else None
+
+
+def init_from_torchrun(timeout_s: float = 3600.0) -> torch.device:
+    """Join the process group torchrun set up (its environment variables); return the device.
+
+    One GPU per process (``cuda:LOCAL_RANK``, backend nccl) when CUDA is available, otherwise
+    the CPU with gloo. mmengine's own ``init_dist('pytorch')`` cannot be used on a machine
+    without CUDA (it calls ``torch.cuda.set_device`` unconditionally); the Runner finds the
+    group initialised and uses it. ``timeout_s`` bounds a collective's wait, e.g. while rank 0
+    alone writes a checkpoint.
+    """
+    import os
+    from datetime import timedelta
+
+    missing = [k for k in TORCHRUN_VARIABLES if k not in os.environ]
+    if missing:
+        raise RuntimeError(f"not started by torchrun: {', '.join(missing)} unset")
+    local = int(os.environ["LOCAL_RANK"])
+    if torch.cuda.is_available():
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+        name = "nccl"
+    else:
+        device, name = torch.device("cpu"), "gloo"
+    dist.init_process_group(name, timeout=timedelta(seconds=timeout_s))
+    return device
+
+
+def barrier() -> None:
+    """Wait for every process (no-op in one process)."""
+    if world_size() > 1:
+        dist.barrier()
+
+
+def broadcast_object(value: Any) -> Any:
+    """Rank 0's ``value`` on every process (``value`` itself in one process)."""
+    if world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_objects(value: Any) -> list[Any]:
+    """Every process's ``value``, in rank order (``[value]`` in one process)."""
+    if world_size() == 1:
+        return [value]
+    out: list[Any] = [None] * world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
+def rank_seed(seed: int, process: int, *salt: int) -> int:
+    """The seed of process ``process``'s own random stream (:mod:`bench.engine.hooks`)."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(process), 0xD1CE, *salt])
+               .generate_state(1)[0])
+
+
+def average_log_values(values: dict[str, Any]) -> dict[str, float]:
+    """A step's log values (``train_step``'s output) averaged over the processes.
+
+    ``loss`` and every ``loss_*`` term is a mean over the shard's images, so their mean over the
+    processes (a process without the term counts 0) is the global batch's value; other keys
+    (per-task means over labelled images, weights) are averaged over the processes that report
+    them, for the log only. In one process: the values as floats.
+    """
+    local = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+             for k, v in values.items()}
+    if world_size() == 1:
+        return local
+    parts = gather_objects(local)
+    keys = sorted({k for p in parts for k in p})
+    out = {}
+    for key in keys:
+        have = [p[key] for p in parts if key in p]
+        out[key] = (sum(have) / len(parts) if key.startswith("loss")
+                    else sum(have) / len(have))
+    return out
 
 
 def average_gradients(params: list[torch.Tensor]) -> None:
@@ -107,13 +201,15 @@ class DistributedGradients:
 _CLASSES: dict[type, type] = {}
 
 
-def distributed_wrappers(optim_wrapper: OptimWrapper) -> OptimWrapper:
-    """Make every wrapper (one, or each of an :class:`OptimWrapperDict`) average its gradients
-    after a backward (in place; a no-op in one process). :func:`methods.base.joint_step`
-    averages the other groups of a joint backward through :meth:`average_gradients`."""
+def distributed_wrappers(optim_wrapper: Any) -> Any:
+    """Make every wrapper (one, or each of an :class:`OptimWrapperDict` or of a dict of
+    wrappers) average its gradients after a backward (in place; a no-op in one process).
+    :func:`methods.base.joint_step` averages the other groups of a joint backward through
+    :meth:`average_gradients`."""
     if world_size() == 1:
         return optim_wrapper
-    wrappers = (list(optim_wrapper.values()) if isinstance(optim_wrapper, OptimWrapperDict)
+    wrappers = (list(optim_wrapper.values()) if isinstance(optim_wrapper,
+                                                           (OptimWrapperDict, dict))
                 else [optim_wrapper])
     for w in wrappers:
         cls = type(w)
@@ -122,6 +218,28 @@ def distributed_wrappers(optim_wrapper: OptimWrapper) -> OptimWrapper:
                 _CLASSES[cls] = type(f"Distributed{cls.__name__}", (DistributedGradients, cls), {})
             w.__class__ = _CLASSES[cls]
     return optim_wrapper
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Differentiable sum over the processes: the backward sums the gradients of every process
+    (what ``torch.distributed.nn.functional.all_reduce`` did before its deprecation)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        out = grad.contiguous().clone()
+        dist.all_reduce(out)
+        return out
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """``x`` summed over the processes, differentiably (:class:`_AllReduceSum`)."""
+    return _AllReduceSum.apply(x)
 
 
 class GlobalBatchNorm2d(nn.BatchNorm2d):
@@ -137,11 +255,11 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
             return super().forward(x)
         c = x.shape[1]
         count = torch.tensor([x.numel() / c], device=x.device, dtype=x.dtype)
-        total = dist_nn.all_reduce(torch.cat([x.sum((0, 2, 3)), count]))
+        total = all_reduce_sum(torch.cat([x.sum((0, 2, 3)), count]))
         n = total[c]
         mean = total[:c] / n
         centred = x - mean.view(1, c, 1, 1)
-        var = dist_nn.all_reduce(centred.square().sum((0, 2, 3))) / n
+        var = all_reduce_sum(centred.square().sum((0, 2, 3))) / n
         if self.track_running_stats:
             momentum = self.momentum if self.momentum is not None else 0.1
             with torch.no_grad():
