@@ -33,10 +33,15 @@ the negative controls draw partners from it, and the Gumbel samples of segmentat
 input whenever an image lacks the segmentation label *or has every label* (an image with every
 label takes every ordered pair, segmentation → others included,
 :func:`methods.crosstask.pair_rows`), so with segmentation among the tasks nearly every XTC
-step draws. Each process draws from its own generator, which holds the same state on every
-process (same seed) but is advanced only by its own rows' draws; one process draws the rows of
-the whole batch from one stream. Those runs are the same method with a different draw, not the
-same numbers.
+step draws. Rank 0 draws from the stream one process would, every other rank from its own
+stream seeded from (seed, rank) (:class:`bench.engine.hooks.RunStateHook`, which also
+checkpoints every stream); one process draws the rows of the whole batch from one stream. Those
+runs are the same method with a different draw, not the same numbers. The same holds for the
+task weightings that compute from the batch: DWA's loss ratios and its spread over the tasks
+present, GradNorm's and the torchjd aggregators' per-task gradients are the process's shard's
+(the equal and uncertainty weightings are linear in the per-image losses and stay equal).
+
+``bench run --nproc N`` launches a run this way (:mod:`bench.engine.ddp`).
 
 Why not mmengine's ``MMDistributedDataParallel``/``MMSeparateDistributedDataParallel``: the
 first calls ``optim_wrapper.update_params`` (which an ``OptimWrapperDict`` of several groups does
