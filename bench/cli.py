@@ -13,7 +13,15 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
-from bench.cli_launch import add_launch_options, launch_settings, run_on_gpus, submit_grid
+from bench.cli_launch import (
+    add_launch_options,
+    add_nproc_option,
+    check_nproc_runs,
+    launch_settings,
+    nproc_setting,
+    run_on_gpus,
+    submit_grid,
+)
 from bench.cli_perf import add_perf_command
 from bench.cli_power import add_power_command
 from bench.cli_report import add_report_commands, print_table
@@ -77,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True, emoji=False)
     launch = launch_settings(args)
+    nproc = nproc_setting(args, launch)
     ds = get_dataset(args.dataset)
     methods, skipped = cross_weightings(expand_methods(args.methods),
                                         parse_weightings(args.weighting))
@@ -91,13 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         parse_regime(regime)
     layout = prepare_dataset(ds.name, data_root(args), _ConsoleSink(console))
     runs = plan(specs, layout, results_root(args))
+    check_nproc_runs(runs, nproc)
     checked = verify_plan(runs, layout, results_root(args))
     if checked is not None:
         console.print(f"Data check of {layout.root}: {checked.summary()}", highlight=False,
                       soft_wrap=True)
     todo = sum(not r.finished for r in runs)
     console.print(f"[bold]{ds.name}[/]: {len(runs)} runs ({len(runs) - todo} already finished), "
-                  f"profile {specs[0].profile if specs else '-'}, results in {results_root(args)}")
+                  f"profile {specs[0].profile if specs else '-'}, results in {results_root(args)}"
+                  + (f", {nproc} processes per run (torchrun)" if nproc > 1 else ""))
     if args.dry_run:
         for r in runs:
             console.print(f"  {'done' if r.finished else 'todo'}  {r.spec.label()}  "
@@ -111,8 +122,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         elif launch.gpus is not None:
             counts = run_on_gpus(runs, launch.gpus, results_root(args), console, ds.name)
         else:
+            jobs = 1 if nproc > 1 else resolve_jobs(args.jobs)
             with RichGridProgress(len(runs), console=console, title=ds.name) as progress:
-                counts = execute(runs, jobs=resolve_jobs(args.jobs), progress=progress)
+                counts = execute(runs, jobs=jobs, progress=progress, nproc=nproc)
     except KeyboardInterrupt:
         console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
                       "again to resume the others from their last checkpoint.")
@@ -209,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs in parallel worker processes (default: 1 with a GPU; on CPU one per "
                         "core, at most 8; a run on the CPU always uses one thread, so results do "
                         "not depend on --jobs)")
+    add_nproc_option(p)
     p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
     add_folder_options(p)

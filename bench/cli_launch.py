@@ -94,6 +94,59 @@ def launch_settings(args: argparse.Namespace) -> LaunchSettings:
     return LaunchSettings(launcher, options, wait=args.wait or launcher == "submitit-local")
 
 
+def add_nproc_option(p: argparse.ArgumentParser) -> None:
+    """``bench run --nproc N``."""
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train each run over N processes launched with torchrun (data "
+                        "parallel: train.batch_size is the global batch, split into N shards; "
+                        "gloo on the CPU, nccl with one GPU per process); one run at a time; "
+                        "the results equal one process's up to float rounding and the runs "
+                        "keep their identity (default 1)")
+
+
+def nproc_setting(args: argparse.Namespace, launch: LaunchSettings) -> int:
+    """The validated ``--nproc`` (1 without it): a :class:`BenchError` for combinations that do
+    not work (another launcher, ``--gpus``, ``--jobs`` > 1, more processes than GPUs)."""
+    nproc = args.nproc
+    if nproc is None or nproc == 1:
+        return 1
+    if nproc < 1:
+        raise BenchError(f"--nproc must be at least 1, got {nproc}.")
+    if launch.launcher != "local":
+        raise BenchError(f"--nproc launches torchrun on this machine; it does not combine with "
+                         f"--launcher {launch.launcher}.",
+                         "Run without --nproc there (one process per run), or run "
+                         "bench run --nproc on the node itself.")
+    if launch.gpus is not None:
+        raise BenchError("--nproc and --gpus do not combine: --gpus packs whole runs onto "
+                         "GPUs, --nproc spreads one run over processes (one GPU each).",
+                         "Choose the GPUs with CUDA_VISIBLE_DEVICES and use --nproc alone.")
+    if args.jobs is not None and args.jobs > 1:
+        raise BenchError(f"--nproc {nproc} runs one run at a time over {nproc} processes; "
+                         f"it does not combine with --jobs {args.jobs}.",
+                         "Leave out --jobs (or give --jobs 1).")
+    import torch
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise BenchError("--nproc needs torch.distributed, which this torch build lacks.")
+    if torch.cuda.is_available() and nproc > torch.cuda.device_count():
+        raise BenchError(f"--nproc {nproc} needs one GPU per process; "
+                         f"{torch.cuda.device_count()} visible.",
+                         "Give at most that many processes (or set CUDA_VISIBLE_DEVICES).")
+    return nproc
+
+
+def check_nproc_runs(runs: list[PlannedRun], nproc: int) -> None:
+    """A :class:`BenchError` unless every pending run's global batch splits into ``nproc``
+    shards (before anything is launched)."""
+    from bench.engine.build import check_shards, training_split
+
+    for run in runs:
+        if not run.finished:
+            check_shards(run.config, len(training_split(run.config).train), nproc)
+
+
 def run_on_gpus(runs: list[PlannedRun], gpus: list[int], results: Path, console: Console,
                 title: str) -> dict[str, int]:
     """``bench run --gpus``: the grid packed onto the devices (see :mod:`bench.launch.gpu_pool`)."""

@@ -115,8 +115,17 @@ def _summary(record: Record, spec: RunSpec) -> str:
     return text
 
 
-def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress) -> dict[str, int]:
-    """Run every unfinished run; returns counts per status (``skipped`` for finished ones)."""
+def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress,
+            nproc: int = 1) -> dict[str, int]:
+    """Run every unfinished run; returns counts per status (``skipped`` for finished ones).
+
+    ``nproc`` > 1: one run at a time, each over ``nproc`` processes (``--nproc``,
+    :mod:`bench.engine.ddp`); ``jobs`` must then be 1.
+    """
+    if nproc > 1 and jobs > 1:
+        raise BenchError(f"--nproc {nproc} runs one run at a time over {nproc} processes; "
+                         f"it does not combine with --jobs {jobs}.",
+                         "Leave out --jobs (or give --jobs 1).")
     from bench.engine.claim import tidy_finished
 
     counts: dict[str, int] = {}
@@ -142,15 +151,15 @@ def execute(runs: list[PlannedRun], *, jobs: int = 1, progress: RichGridProgress
         torch.set_num_threads(max(1, os.cpu_count() or 1))
         deferred = []
         for run in todo:
-            outcome = run_claimed(run.spec, run.config, run.directory, progress)
+            outcome = run_claimed(run.spec, run.config, run.directory, progress, nproc=nproc)
             if outcome.status == BUSY:
                 progress.message(describe_busy(run.spec, run.directory))
                 deferred.append(run)
             else:
                 _report(outcome, run, counts, progress)
         for run in deferred:
-            _report(run_claimed(run.spec, run.config, run.directory, progress, wait=True), run,
-                    counts, progress)
+            _report(run_claimed(run.spec, run.config, run.directory, progress, wait=True,
+                                nproc=nproc), run, counts, progress)
         return counts
     if not todo:
         return counts

@@ -58,6 +58,12 @@ class RunSpec:
         d["overrides"] = [list(o) for o in self.overrides]
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunSpec:
+        """The spec of :meth:`to_dict`'s output (e.g. sent to the processes of a run)."""
+        return cls(**{**d, "seed": int(d["seed"]),
+                      "overrides": tuple(tuple(o) for o in d.get("overrides") or ())})
+
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)

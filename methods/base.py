@@ -27,6 +27,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
+from bench.engine.distributed import sync_running_statistics
 from bench.nets.arch import get_architecture
 from bench.tasks import Task
 from bench.weightings import TaskLosses, WeightingSpec, build_weighting, loss_matrix
@@ -225,8 +226,10 @@ class PartialLabelMethod(BaseModel):
 
         A loss weighting: one backward of the sum of the ``loss`` terms (:func:`joint_step`).
         A gradient weighting: :meth:`~bench.weightings.Weighting.backward` with the supervised task
-        losses and the method's other terms, then the steps. Returns the log values (the weights
-        of the step as ``w_<task>``).
+        losses and the method's other terms, then the steps. In a data-parallel run the per-image
+        batch norms' running statistics are then updated with every process's rows
+        (:func:`bench.engine.distributed.sync_running_statistics`). Returns the log values (the
+        weights of the step as ``w_<task>``).
         """
         total, log_vars = self.parse_losses(losses)
         if self.weighting.task_gradients and self._task_losses is not None:
@@ -238,6 +241,7 @@ class PartialLabelMethod(BaseModel):
             joint_step(wrappers, None)
         else:
             joint_step(wrappers, total)
+        sync_running_statistics(self)  # data-parallel runs: the mappings' per-image batch norms
         self._task_losses = None
         log_vars.update(self.weighting.log_values())
         return log_vars

@@ -52,6 +52,42 @@ class EpochSampler(Sampler):
         return self.n if self.world == 1 else self.n // (self.batch * self.world) * self.batch
 
 
+class ShardSampler(Sampler):
+    """Process ``rank``'s share of an evaluation split: indices ``rank, rank + world, …`` of
+    ``0 … n-1`` padded with its first indices to a multiple of ``world``, so every process
+    evaluates as many images; gathering the processes' per-image results in rank order, one
+    image at a time, and cutting the padding gives the split in order
+    (:func:`bench.engine.evaluation.evaluate`)."""
+
+    def __init__(self, n: int, rank: int, world: int) -> None:
+        self.n, self.rank, self.world = n, rank, world
+
+    def __iter__(self) -> Iterator[int]:
+        total = -(-self.n // self.world) * self.world
+        padded = (list(range(self.n)) * (total // max(self.n, 1) + 1))[:total]
+        return iter(padded[self.rank::self.world])
+
+    def __len__(self) -> int:
+        return -(-self.n // self.world)
+
+
+def global_batch(config: dict[str, Any], train_images: int) -> int:
+    """The images of one training step over all processes: ``train.batch_size``, or the
+    training split when it is smaller."""
+    return min(int(config["train"]["batch_size"]), int(train_images))
+
+
+def check_shards(config: dict[str, Any], train_images: int, processes: int) -> None:
+    """A :class:`BenchError` unless the global batch splits into ``processes`` equal shards."""
+    batch = global_batch(config, train_images)
+    if processes > 1 and batch % processes:
+        raise BenchError(
+            f"The global batch of {batch} images does not split into {processes} equal "
+            "shards (one per process).",
+            f"Use --nproc dividing {batch}, or set train.batch_size to a multiple of "
+            f"{processes} (e.g. --set train.batch_size={batch - batch % processes or processes}).")
+
+
 def _generator(seed: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(seed)
@@ -95,8 +131,14 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split:
     """The loaders of a run (:class:`Loaders`); ``mask`` covers ``split.train``.
 
     Each loader has its own torch generator, so building iterators never consumes the global
-    RNG (which the methods use) and evaluation does not shift training randomness.
+    RNG (which the methods use) and evaluation does not shift training randomness. In a
+    data-parallel run (:mod:`bench.engine.distributed`) each process loads its shard of every
+    global batch of ``train.batch_size`` images, and its share of the evaluation splits
+    (:class:`ShardSampler`).
     """
+    from bench.engine.distributed import rank, world_size
+
+    world, me = world_size(), rank()
     root = Path(config["execution"]["data_root"])
     size = tuple(config["dataset"]["size"])
     seed = config["seed"]
@@ -105,18 +147,24 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split:
     train_set = ds_cls(root, "train", indices=split.train, mask=mask,
                        augment=bool(train_cfg.get("augment", True)),
                        two_views=needs_second_view, size=size, seed=seed)
-    batch = min(int(train_cfg["batch_size"]), len(train_set))
+    batch = global_batch(config, len(train_set))
     if batch < 1:
         raise BenchError(f"Training split of '{ds_cls.name}' is empty.")
+    check_shards(config, len(train_set), world)
+    local = batch // world
     common = {"collate_fn": default_collate, "num_workers": workers,
               "persistent_workers": False, "pin_memory": torch.cuda.is_available()}
-    train = DataLoader(train_set, batch_size=batch, sampler=EpochSampler(len(train_set), seed),
+    train = DataLoader(train_set, batch_size=local,
+                       sampler=EpochSampler(len(train_set), seed, batch=local, rank=me,
+                                            world=world),
                        drop_last=True, generator=_generator(seed), **common)
 
     def evaluation(split_name: str, indices: Any, offset: int) -> DataLoader:
         dataset = ds_cls(root, split_name, indices=indices, size=size, seed=seed)
-        return DataLoader(dataset, batch_size=int(eval_cfg["batch_size"]), shuffle=False,
-                          generator=_generator(seed + offset), **common)
+        shard = ({"sampler": ShardSampler(len(dataset), me, world)} if world > 1
+                 else {"shuffle": False})
+        return DataLoader(dataset, batch_size=int(eval_cfg["batch_size"]),
+                          generator=_generator(seed + offset), **shard, **common)
 
     validation = evaluation("train", split.validation, 2) if len(split.validation) else None
     test = evaluation("val", range(int(config["dataset"]["images"]["test"])), 1)

@@ -40,11 +40,12 @@ class Outcome:
 
 
 def run_claimed(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
-                wait: bool = False) -> Outcome:
+                wait: bool = False, nproc: int = 1) -> Outcome:
     """Train the run in ``directory`` if no other process does (see the module docstring).
 
     ``wait``: block until another holder releases the run (saying so through ``sink``),
-    instead of returning ``busy``.
+    instead of returning ``busy``. ``nproc`` > 1: train it over that many processes launched
+    with torchrun (:mod:`bench.engine.ddp`) while this process holds the lock.
     """
     from bench.engine.execute import run_one
 
@@ -69,7 +70,12 @@ def run_claimed(spec: RunSpec, config: dict[str, Any], directory: Path, sink: Pr
         if moved is not None:
             sink.message(f"{spec.label()}: its record could not be read; kept as {moved} and "
                          "the run is done again")
-        record = run_one(spec, config, directory, sink)
+        if nproc > 1:
+            from bench.engine.ddp import run_distributed
+
+            record = run_distributed(spec, config, directory, sink, nproc)
+        else:
+            record = run_one(spec, config, directory, sink)
         return Outcome(record.status, record.to_dict())
 
 

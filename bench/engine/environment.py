@@ -37,6 +37,13 @@ def device_name(device: torch.device) -> str:
 
 
 def environment(device: torch.device) -> dict[str, Any]:
+    """What a record stores about where its run executed: versions, commit, device, threads,
+    host, and the processes it ran over (``world_size``: 1, or ``bench run --nproc``;
+    ``dist_backend``: ``gloo``/``nccl``, ``None`` in one process). The numbers of a run do not
+    depend on its process count beyond float rounding (:mod:`bench.engine.distributed`), so
+    it is provenance, not part of the run's identity."""
+    from bench.engine.distributed import backend, world_size
+
     return {
         "harness": __version__,
         **project_commit(),
@@ -51,4 +58,6 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
         "hostname": platform.node(),
+        "world_size": world_size(),
+        "dist_backend": backend(),
     }

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from itertools import zip_longest
 from typing import Any
 
 import torch
 from mmengine.evaluator import Evaluator
 
+from bench.engine.distributed import gather_objects, world_size
 from bench.metrics import build_metrics, metric_key
 from bench.tasks import Task
 
@@ -36,7 +38,13 @@ SELECTIONS = ("last", "best-val", "best-test")
 
 @torch.no_grad()
 def evaluate(model: Any, loader: Any, tasks: Sequence[Task]) -> dict[str, float]:
-    """Every metric of every task over the whole split of ``loader`` (model left as it was)."""
+    """Every metric of every task over the whole split of ``loader`` (model left as it was).
+
+    In a data-parallel run every process evaluates its share of the split (the loader's
+    :class:`~bench.engine.build.ShardSampler`); the per-image results of all processes are put
+    back in the split's order and every process computes the same metrics from them (not
+    mmengine's gathering, which writes its parts to ``./.dist_test``).
+    """
     evaluator = Evaluator(build_metrics(tasks))
     was_training = model.training
     model.eval()
@@ -45,7 +53,21 @@ def evaluate(model: Any, loader: Any, tasks: Sequence[Task]) -> dict[str, float]
             evaluator.process(data_samples=model.val_step(batch), data_batch=batch)
     finally:
         model.train(was_training)
-    return {k: float(v) for k, v in evaluator.evaluate(len(loader.dataset)).items()}
+    size = len(loader.dataset)
+    if world_size() == 1:
+        return {k: float(v) for k, v in evaluator.evaluate(size).items()}
+    out: dict[str, float] = {}
+    for metric in evaluator.metrics:
+        parts = gather_objects(list(metric.results))
+        rows = [r for group in zip_longest(*parts, fillvalue=_MISSING) for r in group
+                if r is not _MISSING][:size]
+        metric.results.clear()
+        for key, value in metric.compute_metrics(rows).items():
+            out[f"{metric.prefix}/{key}" if metric.prefix else key] = float(value)
+    return out
+
+
+_MISSING = object()
 
 
 def gain(candidate: Mapping[str, float], best: Mapping[str, float],

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import shutil
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
@@ -26,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from mmengine.device import get_device
 from mmengine.runner import Runner, set_random_seed
@@ -41,10 +44,26 @@ from bench.engine.build import (
     training_split,
 )
 from bench.engine.checkpoint import install_checkpoint_loader
-from bench.engine.checkpointing import POINTER, KillSafeCheckpointHook, recover_checkpoint
+from bench.engine.checkpointing import (
+    POINTER,
+    KillSafeCheckpointHook,
+    Recovery,
+    recover_checkpoint,
+)
+from bench.engine.distributed import (
+    backend,
+    barrier,
+    broadcast_object,
+    convert_batchnorm,
+    distributed_wrappers,
+    is_main,
+    rank,
+    world_size,
+)
 from bench.engine.environment import environment
 from bench.engine.evaluation import evaluate
 from bench.engine.hooks import (
+    AverageLogValuesHook,
     ConsistencyRampHook,
     DivergedError,
     EpochEvaluation,
@@ -64,6 +83,7 @@ from bench.record import Record, TaskEntry
 from bench.regimes import mask_summary, pack_mask
 from bench.registry import dataset_info, get_dataset, method_info
 from bench.runspec import RunSpec, config_hash, group_hash
+from bench.splits import TrainingSplit
 from bench.store import write_record
 from bench.weightings import weighting_info
 
@@ -83,6 +103,24 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
     to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
     run without a record (e.g. a pruned tuning trial).
     """
+    record = run_rank(spec, config, directory, sink, evaluate_test=evaluate_test,
+                      extra_hooks=extra_hooks, reraise=reraise)
+    assert record is not None, "run_one is for one process, or rank 0 of several"
+    return record
+
+
+def run_rank(spec: RunSpec, config: dict[str, Any], directory: Path,
+             sink: ProgressSink | None = None, *, evaluate_test: bool = True,
+             extra_hooks: Sequence[Any] = (),
+             reraise: tuple[type[BaseException], ...] = ()) -> Record | None:
+    """:func:`run_one` in one process of a data-parallel run (:mod:`bench.engine.ddp`), or
+    alone: every process trains on its shard of each global batch and evaluates its share of the
+    splits; rank 0 alone writes into ``directory`` (checkpoints, state, log, weights, record)
+    and returns the record, the others keep their own files in a temporary folder, removed at
+    the end, and return ``None``. They resume from the checkpoint rank 0 chose. An exception
+    in rank 0 gives a failed record, as in one process; in another rank it propagates (the
+    launcher then ends the run, :mod:`bench.engine.ddp`).
+    """
     install_checkpoint_loader()
     device = torch.device(get_device())
     with run_threads(device):
@@ -90,34 +128,54 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
                     tuple(extra_hooks), reraise)
 
 
-def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
-         device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
-         reraise: tuple[type[BaseException], ...]) -> Record:
-    work = directory / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    key = directory.name
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    wall0 = time.perf_counter()
-    remove_stale_temps(directory)
-    recovery = recover_checkpoint(work)
-
-    ds_cls = get_dataset(spec.dataset)
-    tasks = ds_cls.build_tasks()
-    names = [t.name for t in tasks]
-    split = training_split(config)
-    mask = run_mask(config, ds_cls, split, spec.seed)
-
-    record = Record(
+def new_record(spec: RunSpec, config: dict[str, Any], started: str,
+               parts: tuple[tuple, TrainingSplit, np.ndarray] | None = None) -> Record:
+    """The record of a run about to start, ``failed`` until it ends otherwise; ``parts`` are
+    the run's tasks, training split and label mask where already built."""
+    if parts is None:
+        ds_cls = get_dataset(spec.dataset)
+        split = training_split(config)
+        parts = (ds_cls.build_tasks(), split, run_mask(config, ds_cls, split, spec.seed))
+    tasks, split, mask = parts
+    return Record(
         run_id=config_hash(config)[:12], group_id=group_hash(config)[:12],
         config_hash=config_hash(config), spec=spec.to_dict(), config=config,
         tasks=[TaskEntry.from_dict(t.describe()) for t in tasks], status="failed",
         method_info=method_info(spec.method), dataset_info=dataset_info(spec.dataset),
         weighting_info=weighting_info(spec.weighting),
-        mask={**mask_summary(mask, names), "packed": pack_mask(mask)},
+        mask={**mask_summary(mask, [t.name for t in tasks]), "packed": pack_mask(mask)},
         validation=split.summary(), started_at=started, launch=launch_info())
+
+
+def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
+         device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
+         reraise: tuple[type[BaseException], ...]) -> Record | None:
+    main = is_main()
+    own = directory / "work"  # rank 0's: checkpoints, best weights, state, log
+    scratch = None if main else Path(tempfile.mkdtemp(prefix=f"bench-rank{rank()}-"))
+    work = own if scratch is None else scratch / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    wall0 = time.perf_counter()
+    if main:
+        remove_stale_temps(directory)
+        recovery = recover_checkpoint(work)
+    else:
+        recovery = Recovery(None)
+    if world_size() > 1:  # every process resumes from the checkpoint rank 0 chose
+        chosen = broadcast_object(None if recovery.checkpoint is None
+                                  else str(recovery.checkpoint))
+        recovery.checkpoint = None if chosen is None else Path(chosen)
+
+    ds_cls = get_dataset(spec.dataset)
+    tasks = ds_cls.build_tasks()
+    split = training_split(config)
+    mask = run_mask(config, ds_cls, split, spec.seed)
+    record = new_record(spec, config, started, (tasks, split, mask))
     state_hook = RunStateHook(work / "bench_state.json", device,
                               diverge_above=float(config["train"].get("diverge_above",
-                                                                      DIVERGE_ABOVE)))
+                                                                      DIVERGE_ABOVE)),
+                              seed=spec.seed)
     notes = recovery.notes + state_hook.notes
     for note in notes:
         sink.message(f"{spec.label()}: {note}")
@@ -126,21 +184,27 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     try:
         set_random_seed(spec.seed)
         method = build_method(config, tasks)
+        if world_size() > 1:
+            convert_batchnorm(method)
         loaders = build_dataloaders(ds_cls, config, split, mask, needs_second_view(spec.method))
-        state_hook.evaluation = epoch_evaluation(config, loaders, tasks, work, evaluate_test)
+        state_hook.evaluation = epoch_evaluation(config, loaders, tasks, own, evaluate_test)
         optim_wrapper, schedulers = build_optimisation(method, config)
+        distributed_wrappers(optim_wrapper)
         primary = [metric_key(t.name, t.primary) for t in tasks]
-        hooks = [state_hook, ProgressHook(sink, key, spec.label(), primary, state_hook),
+        hooks = [state_hook, ProgressHook(sink, directory.name, spec.label(), primary,
+                                          state_hook),
                  ConsistencyRampHook(), *extra_hooks]
+        if world_size() > 1:
+            hooks.append(AverageLogValuesHook())
         runner = _build_runner(spec, config, method, loaders.train, optim_wrapper, schedulers,
-                               work, hooks, recovery.checkpoint)
+                               work, hooks, recovery.checkpoint, directory.name)
         for note in notes:
             runner.logger.warning(note)
         runner.train()
         _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
-    except DivergedError as exc:
-        bad = _bad_data(ds_cls, config)
+    except DivergedError as exc:  # every process stops at the same step
+        bad = _bad_data(ds_cls, config) if main else None
         if bad is not None:
             record.error = {"type": type(bad).__name__, "message": str(bad),
                             "diverged": str(exc)}
@@ -148,16 +212,24 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
             record.status = "diverged"
             record.error = {"type": "DivergedError", "message": str(exc)}
     except BenchError as exc:
+        if not main:
+            raise
         record.error = {"type": type(exc).__name__, "message": str(exc)}
     except (KeyboardInterrupt, SystemExit, *reraise):
         state_hook.persist()
         _close_logger(runner)
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
+        if not main:
+            raise
         record.error = {"type": type(exc).__name__, "message": str(exc),
                         "traceback": traceback.format_exc()}
     finally:
         _close_logger(runner)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if not main:
+        return None
 
     record.history = state_hook.history
     if record.status != "ok":
@@ -232,6 +304,7 @@ def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks
     if epoch is None:
         epoch = state.history[-1]["epoch"] if state.history else 0
     elif ev is not None:
+        barrier()  # data-parallel: rank 0 has written them
         model.load_state_dict(torch.load(ev.best_weights, map_location="cpu",
                                          weights_only=True))
     entry = next((h for h in state.history if h["epoch"] == epoch), {})
@@ -259,14 +332,22 @@ def mean_metrics(entries: Sequence[dict[str, float]]) -> dict[str, float]:
 
 def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module,
                   train_loader: Any, optim_wrapper: Any, schedulers: Any, work: Path,
-                  hooks: list, resume_from: Path | None) -> Runner:
-    """The Runner of a run; it resumes from ``resume_from`` (a verified checkpoint) if given."""
+                  hooks: list, resume_from: Path | None, name: str) -> Runner:
+    """The Runner of a run; it resumes from ``resume_from`` (a verified checkpoint) if given.
+
+    In a data-parallel run it is mmengine's ``pytorch`` launcher on the process group that
+    :func:`bench.engine.distributed.init_from_torchrun` joined, with the model left unwrapped
+    (:class:`DataParallelRunner`; the optimiser wrappers average the gradients), and only rank
+    0 saves checkpoints.
+    """
     train = config["train"]
     ckpt_interval = int(train.get("checkpoint_interval", 1))
-    runner = Runner(
+    distributed = world_size() > 1
+    checkpoints = [KillSafeCheckpointHook(ckpt_interval)] if is_main() else []
+    runner = (DataParallelRunner if distributed else Runner)(
         model=method,
         work_dir=str(work),
-        experiment_name=work.parent.name,
+        experiment_name=name,
         train_dataloader=train_loader,
         train_cfg={"by_epoch": True, "max_epochs": int(train["epochs"])},
         optim_wrapper=optim_wrapper,
@@ -278,12 +359,13 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
             "checkpoint": None,  # replaced by the kill-safe hook below
             "sampler_seed": {"type": "DistSamplerSeedHook"},
         },
-        custom_hooks=[*hooks, KillSafeCheckpointHook(ckpt_interval)],
+        custom_hooks=[*hooks, *checkpoints],
         randomness={"seed": int(spec.seed)},
+        launcher="pytorch" if distributed else "none",
         # keep the process's multiprocessing start method (mmengine would force 'fork', with a
         # warning, in the grid's spawned workers)
         env_cfg={"mp_cfg": {"mp_start_method": multiprocessing.get_start_method(
-            allow_none=True) or "fork"}, "dist_cfg": {"backend": "nccl"}},
+            allow_none=True) or "fork"}, "dist_cfg": {"backend": backend() or "nccl"}},
         load_from=str(resume_from) if resume_from is not None else None,
         resume=resume_from is not None,
         log_level="ERROR",
@@ -295,6 +377,20 @@ def _build_runner(spec: RunSpec, config: dict[str, Any], method: torch.nn.Module
         handler.setLevel(logging.INFO if isinstance(handler, logging.FileHandler)
                          else logging.ERROR)
     return runner
+
+
+class DataParallelRunner(Runner):
+    """The Runner of a data-parallel run: the method is not wrapped.
+
+    mmengine's ``MMDistributedDataParallel`` does not fit the methods (several optimiser
+    groups, their own ``train_step``; see :mod:`bench.engine.distributed`): the method stays as
+    it is, on this process's device, and its optimiser wrappers average the gradients over the
+    processes.
+    """
+
+    def wrap_model(self, model_wrapper_cfg: dict | None,
+                   model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(get_device())
 
 
 def drop_training_checkpoints(work: Path) -> None:

@@ -19,6 +19,14 @@ from bench.engine.checkpoint import (
     set_rng_state,
     to_plain_message_hub,
 )
+from bench.engine.distributed import (
+    average_log_values,
+    gather_objects,
+    is_main,
+    rank,
+    rank_seed,
+    world_size,
+)
 from bench.engine.evaluation import evaluate, improves, select_epoch
 from bench.engine.memory import PeakMemory
 from bench.engine.progress import ProgressSink
@@ -76,17 +84,30 @@ class RunStateHook(Hook):
     * the message hub stored without ``HistoryBuffer`` objects (see :mod:`bench.engine.checkpoint`);
     * a non-finite loss, or one whose magnitude exceeds ``diverge_above``, stops training with
       :class:`DivergedError`.
+
+    In a data-parallel run (:mod:`bench.engine.distributed`) the hook runs in every process,
+    on the log values averaged over them (:class:`AverageLogValuesHook`), so every process
+    makes the same divergence decision and evaluation (sharded) gives every process the same
+    metrics; only rank 0 writes the selected weights. Every process draws its own random
+    numbers (Gumbel samples, a control's partners): rank 0 the stream one process would draw
+    from, rank r > 0 a stream seeded from (``seed``, r). Every epoch the processes' RNG states
+    are gathered, and rank 0's checkpoints carry all of them (``bench_rng_ranks``), so a resumed
+    run continues every process's stream; resumed with another process count, rank 0 continues
+    its own stream and the others start new ones.
     """
 
     priority = "VERY_HIGH"
 
     def __init__(self, state_file: Path, device: torch.device,
                  evaluation: EpochEvaluation | None = None,
-                 diverge_above: float = DIVERGE_ABOVE) -> None:
+                 diverge_above: float = DIVERGE_ABOVE, seed: int = 0) -> None:
         self.state_file = Path(state_file)
         self.device = device
         self.evaluation = evaluation
         self.diverge_above = float(diverge_above)
+        self.seed = int(seed)
+        self._rank_rng: list[dict[str, Any]] | None = None
+        self._reseed = False
         #: what happened to the saved state that the run's log should mention
         self.notes: list[str] = []
         self._checkpoint_state: dict[str, Any] | None = None
@@ -123,13 +144,19 @@ class RunStateHook(Hook):
         checkpoint["message_hub"] = to_plain_message_hub(checkpoint["message_hub"])
         meta = checkpoint.setdefault("meta", {})
         meta["bench_rng"] = rng_state()
+        if self._rank_rng is not None:
+            meta["bench_rng_ranks"] = self._rank_rng
         meta["bench_state"] = self._state()
 
     def after_load_checkpoint(self, runner: Any, checkpoint: dict) -> None:
         if "message_hub" in checkpoint:
             checkpoint["message_hub"] = from_plain_message_hub(checkpoint["message_hub"])
         meta = checkpoint.get("meta", {})
-        self._pending_rng = meta.get("bench_rng")
+        ranks = meta.get("bench_rng_ranks")
+        if world_size() > 1 and isinstance(ranks, list) and len(ranks) == world_size():
+            self._pending_rng, self._reseed = ranks[rank()], False
+        else:  # one process, or resumed with another process count
+            self._pending_rng, self._reseed = meta.get("bench_rng"), rank() > 0
         state = meta.get("bench_state")
         self._checkpoint_state = state if isinstance(state, dict) else None
 
@@ -138,6 +165,8 @@ class RunStateHook(Hook):
         if self._pending_rng is not None:
             set_rng_state(self._pending_rng)
             self._pending_rng = None
+        if rank() > 0 and (runner.iter == 0 or self._reseed):  # this process's own stream
+            torch.manual_seed(rank_seed(self.seed, rank(), int(runner.iter)))
         self.memory.reset()
         self._t0 = time.perf_counter()
         if runner.iter == 0:  # fresh start (no checkpoint): forget any earlier attempt
@@ -195,10 +224,12 @@ class RunStateHook(Hook):
             if key is not None and key in entry:
                 best = self.best_epoch()
                 previous = next((h[key] for h in self.history if h["epoch"] == best), None)
-                if improves(entry[key], previous, ev.tasks):
+                if improves(entry[key], previous, ev.tasks) and is_main():
                     save_weights(runner.model, ev.best_weights)
         self.history = [h for h in self.history if h["epoch"] != epoch] + [entry]
         self.persist()
+        if world_size() > 1:  # for rank 0's checkpoint of this epoch
+            self._rank_rng = gather_objects(rng_state())
 
     def after_train(self, runner: Any) -> None:
         self.train_time = time.perf_counter() - self._t0
@@ -231,6 +262,21 @@ class RunStateHook(Hook):
             return None
         times = sorted(times)
         return times[len(times) // 2]
+
+
+class AverageLogValuesHook(Hook):
+    """Data-parallel runs: every step's log values (the loss included) become their average
+    over the processes (:func:`bench.engine.distributed.average_log_values`) before any other
+    hook sees them, so the history, the log, the progress display and the divergence check see
+    the global batch's loss, and every process stops at the same step. A no-op in one
+    process."""
+
+    priority = "HIGHEST"
+
+    def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None,
+                         outputs: dict | None = None) -> None:
+        if outputs and world_size() > 1:
+            outputs.update(average_log_values(outputs))
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:

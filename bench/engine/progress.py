@@ -2,7 +2,8 @@
 
 Runs report through a :class:`ProgressSink` (start / update / finish / message). In one process
 the sink is the :class:`RichGridProgress` itself; runs in worker processes get a
-:class:`QueueSink` whose events the main process replays into the display.
+:class:`QueueSink` whose events the main process replays into the display, and the first
+process of a run over several processes (``--nproc``) a :class:`ConnectionSink`.
 """
 
 from __future__ import annotations
@@ -122,6 +123,26 @@ class QueueSink:
 
     def message(self, text: str) -> None:
         self.queue.put(("message", text))
+
+
+class ConnectionSink(QueueSink):
+    """Forwards events over a :mod:`multiprocessing.connection` connection (the rank 0 process
+    of a run launched with torchrun, :mod:`bench.engine.ddp`, to the ``bench run`` that
+    launched it)."""
+
+    def __init__(self, connection: Any, min_interval: float = 0.25) -> None:
+        super().__init__(_Sender(connection), min_interval)
+
+
+class _Sender:
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def put(self, event: tuple) -> None:
+        try:
+            self.connection.send(event)
+        except (OSError, EOFError):  # the launcher is gone; training goes on
+            pass
 
 
 def replay(event: tuple, sink: ProgressSink) -> None:

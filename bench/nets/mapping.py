@@ -161,7 +161,11 @@ class CrossTaskMapping(nn.Module):
             rows = (input_task == k).nonzero().squeeze(1)
             if rows.numel() == 0:
                 continue
-            h = self.mapfns.pred_encoder_source[k](inputs[k])
+            layer = self.mapfns.pred_encoder_source[k]
+            # encoded labels are float32; a float64 mapping (the equality tests) takes them in
+            # its own precision (a no-op in float32 and under autocast, whose weights are float32)
+            x = inputs[k].to(next(layer.parameters()).dtype)
+            h = layer(x)
             if first is None:
                 first = h.new_empty((r, *h.shape[1:]))
             first[rows] = h

@@ -8,6 +8,12 @@ normalises each row with its own spatial statistics in training mode
 and with the running statistics in eval mode. Its parameters and buffers are those of
 ``nn.BatchNorm2d`` (same names, so official checkpoints load); the running statistics are updated
 with the mean of the rows' statistics (the official code updates them once per call instead).
+
+In a data-parallel run (:func:`bench.engine.distributed.convert_batchnorm`) each process maps only
+its own rows, so a layer *defers* its updates (:meth:`PerImageBatchNorm2d.defer_statistics`): it
+keeps the rows and statistics of each call of the step, and
+:func:`bench.engine.distributed.sync_running_statistics` applies them at the end of the step with
+the mean over the rows of every process (:func:`combine_statistics`).
 """
 
 from __future__ import annotations
@@ -19,40 +25,77 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: the statistics of one call (or one :func:`one_statistics_update` block): its number of rows,
+#: the mean of the rows' means and the mean of their (unbiased) variances, per channel
+Statistics = tuple[int, torch.Tensor, torch.Tensor]
+
+
+def combine_statistics(parts: list[Statistics]) -> Statistics:
+    """The statistics of all rows of ``parts`` (the row-weighted mean of their means)."""
+    rows = sum(n for n, _, _ in parts)
+    mean = sum(m * (n / rows) for n, m, _ in parts)
+    var = sum(v * (n / rows) for n, _, v in parts)
+    return rows, mean, var  # type: ignore[return-value]
+
 
 class PerImageBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training-mode statistics are computed per image (row) of the batch."""
 
-    #: while :func:`one_statistics_update` is active: (rows, mean of their means, mean of their
-    #: variances) of every call, applied to the running statistics once at its end
-    _pending: list[tuple[int, torch.Tensor, torch.Tensor]] | None = None
+    #: while :func:`one_statistics_update` is active: the statistics of every call, applied to
+    #: the running statistics once at its end
+    _pending: list[Statistics] | None = None
+    #: in a data-parallel run (:meth:`defer_statistics`): the statistics of each call (each
+    #: :func:`one_statistics_update` block) of the step, which
+    #: :func:`bench.engine.distributed.sync_running_statistics` applies
+    _deferred: list[Statistics] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return super().forward(x)
-        if self._pending is not None:
+        held = self._pending if self._pending is not None else self._deferred
+        if held is not None:
             mean, var = torch.zeros_like(self.running_mean), torch.zeros_like(self.running_var)
             out = F.instance_norm(x, mean, var, self.weight, self.bias, use_input_stats=True,
                                   momentum=1.0, eps=self.eps)  # mean, var ← the rows' means
-            self._pending.append((x.shape[0], mean, var))
+            held.append((x.shape[0], mean, var))
             return out
         if self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
         return F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                                use_input_stats=True, momentum=self.momentum or 0.1, eps=self.eps)
 
-    def _apply_pending(self, pending: list[tuple[int, torch.Tensor, torch.Tensor]]) -> None:
-        if not pending:
-            return
-        rows = sum(n for n, _, _ in pending)
-        mean = sum(m * (n / rows) for n, m, _ in pending)
-        var = sum(v * (n / rows) for n, _, v in pending)
+    def defer_statistics(self) -> None:
+        """Hold back the running-statistics updates until they are applied explicitly
+        (:meth:`take_deferred`, :meth:`update_running_statistics`)."""
+        if self._deferred is None:
+            self._deferred = []
+
+    def take_deferred(self) -> list[Statistics]:
+        """The statistics of the calls since the last take (one entry per call), emptied."""
+        calls = self._deferred or []
+        if self._deferred is not None:
+            self._deferred = []
+        return calls
+
+    def update_running_statistics(self, mean: torch.Tensor, var: torch.Tensor) -> None:
+        """One momentum update of the running statistics with a call's ``mean`` and ``var``."""
         momentum = self.momentum or 0.1
         with torch.no_grad():
-            self.running_mean.mul_(1 - momentum).add_(mean, alpha=momentum)
-            self.running_var.mul_(1 - momentum).add_(var, alpha=momentum)
+            self.running_mean.mul_(1 - momentum).add_(mean.to(self.running_mean.dtype),
+                                                      alpha=momentum)
+            self.running_var.mul_(1 - momentum).add_(var.to(self.running_var.dtype),
+                                                     alpha=momentum)
             if self.num_batches_tracked is not None:
                 self.num_batches_tracked.add_(1)
+
+    def _apply_pending(self, pending: list[Statistics]) -> None:
+        if not pending:
+            return
+        combined = combine_statistics(pending)
+        if self._deferred is not None:
+            self._deferred.append(combined)  # the block counts as one call
+        else:
+            self.update_running_statistics(combined[1], combined[2])
 
 
 @contextmanager
