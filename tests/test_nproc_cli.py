@@ -139,14 +139,51 @@ def test_killed_two_process_run_resumes_and_matches_uninterrupted(synthetic_root
     assert json.dumps(rec.history) == json.dumps(ref.history)
 
 
+FAIL_ON_RANK = """
+import os
+if os.environ.get("RANK") == "1":  # torchrun's second process: its run fails while building
+    import bench.engine.execute as execute
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("injected failure")
+
+    execute.build_optimisation = fail
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_rank_gives_a_failed_record_naming_its_error(synthetic_root, tmp_path,
+                                                              monkeypatch):
+    """Rank 1 fails (rank 0 then waits in a collective, or fails on the broken connection):
+    the processes end, and the run's record is ``failed`` with rank 1's error, whoever wrote
+    it; the next ``bench run`` would retry it."""
+    inject = tmp_path / "inject"
+    inject.mkdir()
+    (inject / "sitecustomize.py").write_text(FAIL_ON_RANK)  # imported by every new interpreter
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(inject), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    results = tmp_path / "res"
+    assert main([*SMOKE, "--nproc", "2", "--data-root", str(synthetic_root), "--results",
+                 str(results)]) == 1
+    (record,) = list(iter_records(results))
+    assert record.status == "failed" and not record.finished
+    assert record.error["message"] == "rank 1 of 2: injected failure"
+    assert record.environment["world_size"] == 2
+    assert not list(results.rglob("model_final.pth"))
+
+
 @pytest.mark.parametrize("extra,expected", [
     (["--nproc", "2", "--jobs", "2"], "does not combine with --jobs 2"),
     (["--nproc", "2", "--launcher", "submitit-local"], "does not combine with --launcher"),
+    (["--nproc", "2", "--launcher", "slurm"], "does not combine with --launcher slurm"),
+    (["--nproc", "2", "--gpus", "0"], "--nproc and --gpus do not combine"),
     (["--nproc", "0"], "--nproc must be at least 1"),
     (["--nproc", "3"], "does not split into 3 equal shards"),
     (["--nproc", "2", "--set", "train.batch_size=3"], "does not split into 2 equal shards"),
 ])
-def test_bad_nproc_input_exits_2_before_any_run(extra, expected, nyuv2_root, tmp_path, capsys):
+def test_bad_nproc_input_exits_2_before_any_run(extra, expected, nyuv2_root, tmp_path, capsys,
+                                                monkeypatch):
+    monkeypatch.setenv("BENCH_FAKE_GPUS", "0=16GiB")  # --gpus 0 exists, on any machine
     argv = ["run", "--methods", "sl", "--dataset", "nyuv2", "--regimes", "onelabel", "--seeds",
             "0", "--profile", "smoke", "--no-table", "--data-root", str(nyuv2_root),
             "--results", str(tmp_path / "res"), *extra]
