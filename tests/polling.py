@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -18,3 +19,15 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str,
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout:g} s for {what}")
         time.sleep(interval)
+
+
+def alive(pids: list[str]) -> list[str]:
+    """The processes of ``pids`` that still run (neither gone nor zombies)."""
+    out = []
+    for pid in pids:
+        try:
+            if "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
+                out.append(pid)
+        except FileNotFoundError:
+            pass
+    return out

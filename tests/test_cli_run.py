@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from polling import wait_until
+from polling import alive, wait_until
 
 from bench.cli import main
 from bench.engine.threads import CPU_THREADS
@@ -177,18 +177,8 @@ def test_parallel_workers_finish_and_die_with_a_killed_parent(nyuv2_root, tmp_pa
     proc.kill()
     proc.wait(timeout=30)
 
-    def alive() -> list[str]:
-        out = []
-        for pid in children:
-            try:
-                if "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
-                    out.append(pid)
-            except FileNotFoundError:
-                pass
-        return out
-
     # workers notice their parent is gone within a second
-    wait_until(lambda: not alive(), 30, "the workers of the killed parent to exit")
+    wait_until(lambda: not alive(children), 30, "the workers of the killed parent to exit")
     assert not _records(tmp_path / "res")
     proc = _cli(args)
     out, _ = proc.communicate(timeout=300)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from polling import wait_until
+from polling import alive, wait_until
 
 from bench.cli import main
 from bench.record import Record
@@ -81,17 +81,6 @@ def _descendants(pid: int) -> list[str]:
     return children + [d for c in children for d in _descendants(int(c))]
 
 
-def _alive(pids: list[str]) -> list[str]:
-    out = []
-    for pid in pids:
-        try:
-            if "zombie" not in Path(f"/proc/{pid}/status").read_text().lower():
-                out.append(pid)
-        except FileNotFoundError:
-            pass
-    return out
-
-
 def _long_run(data: Path) -> list[str]:
     # 12 epochs: killed after its second checkpoint, the run must still have work left when the
     # signal arrives (with 5, a quiet machine finished it within the ranks' ~1 s to notice)
@@ -127,7 +116,7 @@ def test_killed_two_process_run_resumes_and_matches_uninterrupted(synthetic_root
     if sig == signal.SIGINT:
         assert proc.returncode == 130, out
         assert "run the same command again to resume" in out
-    wait_until(lambda: not _alive(processes), 30, "the processes of the stopped run to exit")
+    wait_until(lambda: not alive(processes), 30, "the processes of the stopped run to exit")
     assert not list(iter_records(results))
     assert list(results.rglob("last_checkpoint"))
 
