@@ -17,6 +17,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from bench.cliargs import split_list, table_console
+    from bench.engine.allocator import keep_freed_memory
     from bench.engine.threads import CPU_THREADS
     from bench.perf import LOOP_REFERENCE, measure
     from bench.registry import expand_methods, get_dataset
@@ -38,14 +39,16 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if args.rounds < 1 or args.batch < 1 or args.warmup < 0:
         raise BenchError("--rounds and --batch must be at least 1, --warmup at least 0.")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu":
+    malloc = ""
+    if device == "cpu":  # as a run on the CPU (bench.engine.allocator)
         torch.set_num_threads(args.threads or CPU_THREADS)
+        malloc = f", malloc {keep_freed_memory().split(' (')[0]}"
     variants = tuple(split_list(args.variants) or ["fp32"])
     arch = args.arch or _default_arch(ds)
     err = Console(stderr=True, emoji=False)
     err.print(f"perf: {ds.name} tasks, {arch}, {height}×{width_px}, batch {args.batch}, width "
               f"{args.width}, regime {args.regime}, {device}, {torch.get_num_threads()} threads, "
-              f"{args.rounds} interleaved rounds of one step each")
+              f"{args.rounds} interleaved rounds of one step each{malloc}")
     results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
                       width_px=width_px, regime=args.regime, rounds=args.rounds,
                       warmup=args.warmup, device=device, variants=variants,

@@ -111,6 +111,8 @@ def test_results_do_not_depend_on_the_thread_count(nyuv2_root, tmp_path):
     assert a.config_hash == b.config_hash
     assert a.metrics == b.metrics and a.history == b.history
     assert a.environment["torch_threads"] == b.environment["torch_threads"] == CPU_THREADS
+    # the allocator setting is provenance: recorded, and the metrics equal whichever it was
+    assert a.environment["malloc"] and a.environment["malloc"] == b.environment["malloc"]
 
 
 @pytest.mark.slow

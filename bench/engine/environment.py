@@ -38,10 +38,12 @@ def device_name(device: torch.device) -> str:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """What a record stores about where its run executed: versions, commit, device, threads,
-    host, and the processes it ran over (``world_size``: 1, or ``bench run --nproc``;
-    ``dist_backend``: ``gloo``/``nccl``, ``None`` in one process). The numbers of a run do not
-    depend on its process count beyond float rounding (:mod:`bench.engine.distributed`), so
-    it is provenance, not part of the run's identity."""
+    host, the CPU allocator setting (``malloc``, :mod:`bench.engine.allocator`), and the
+    processes it ran over (``world_size``: 1, or ``bench run --nproc``; ``dist_backend``:
+    ``gloo``/``nccl``, ``None`` in one process). The numbers of a run do not depend on its
+    process count beyond float rounding (:mod:`bench.engine.distributed`), so it is
+    provenance, not part of the run's identity."""
+    from bench.engine.allocator import allocator_state
     from bench.engine.distributed import backend, world_size
 
     return {
@@ -56,6 +58,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cuda": torch.version.cuda if device.type == "cuda" else None,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "malloc": allocator_state() if device.type == "cpu" else None,
         "platform": platform.platform(),
         "hostname": platform.node(),
         "world_size": world_size(),

@@ -34,6 +34,7 @@ from mmengine.device import get_device
 from mmengine.runner import Runner, set_random_seed
 
 from bench.data.check import check_files, problems_error
+from bench.engine.allocator import keep_freed_memory
 from bench.engine.build import (
     Loaders,
     build_dataloaders,
@@ -123,6 +124,8 @@ def run_rank(spec: RunSpec, config: dict[str, Any], directory: Path,
     """
     install_checkpoint_loader()
     device = torch.device(get_device())
+    if device.type == "cpu":
+        keep_freed_memory()
     with run_threads(device):
         return _run(spec, config, Path(directory), sink or NullSink(), device, evaluate_test,
                     tuple(extra_hooks), reraise)

@@ -156,31 +156,37 @@ class CrossTaskMapping(nn.Module):
         ``[R]`` (pair index of :func:`pair_index`). Returns ``[R, C, H/32, W/32]`` in row order.
         """
         r = input_task.numel()
-        first = None
+        # the rows are mapped grouped by input task (the order of ``inputs``), each row
+        # independently of the others, and put back in row order at the end, where the output
+        # is 32× smaller: scattering the full-resolution first layer into row order instead
+        # costs a copy of all its rows' gradients (100 MB for 64 rows at 64×96, full width)
+        order = torch.sort(input_task, stable=True).indices
+        parts = []
         for k in range(self.k):
-            rows = (input_task == k).nonzero().squeeze(1)
-            if rows.numel() == 0:
+            if not bool((input_task == k).any()):
                 continue
             layer = self.mapfns.pred_encoder_source[k]
             # encoded labels are float32; a float64 mapping (the equality tests) takes them in
             # its own precision (a no-op in float32 and under autocast, whose weights are float32)
-            x = inputs[k].to(next(layer.parameters()).dtype)
-            h = layer(x)
-            if first is None:
-                first = h.new_empty((r, *h.shape[1:]))
-            first[rows] = h
-        if first is None:
+            parts.append(layer(inputs[k].to(next(layer.parameters()).dtype)))
+        if not parts:
             raise ValueError("no rows to map: every input task has zero rows")
+        first = torch.cat(parts) if len(parts) > 1 else parts[0]
         a = None
         if self.cond:
             a = torch.zeros(r, num_pairs(self.k), device=first.device, dtype=first.dtype)
-            a[torch.arange(r, device=first.device), pair] = 1.0
+            a[torch.arange(r, device=first.device), pair[order]] = 1.0
         chunk = CPU_ROW_CHUNK if first.device.type == "cpu" else r
         if r <= chunk:
-            return self.mapfns(first, a)
-        with one_statistics_update(self.mapfns):
-            return torch.cat([self.mapfns(first[i:i + chunk], None if a is None else a[i:i + chunk])
-                              for i in range(0, r, chunk)])
+            grouped = self.mapfns(first, a)
+        else:
+            # split, not slices: the backward of one slice allocates a zero gradient of all
+            # rows, the backward of a split concatenates the chunks' gradients once
+            conds = a.split(chunk) if a is not None else [None] * -(-r // chunk)
+            with one_statistics_update(self.mapfns):
+                grouped = torch.cat([self.mapfns(x, c) for x, c in
+                                     zip(first.split(chunk), conds, strict=True)])
+        return grouped[torch.argsort(order)]
 
     @torch.no_grad()
     def stage_outputs(self, inputs: Sequence[torch.Tensor | None], input_task: torch.Tensor,
@@ -194,4 +200,8 @@ class CrossTaskMapping(nn.Module):
         finally:
             for h in hooks:
                 h.remove()
-        return captured
+        if len(captured) != len(hooks):
+            raise ValueError(f"stage outputs are for at most {CPU_ROW_CHUNK} rows at a time on "
+                             f"the CPU, not {input_task.numel()}")
+        back = torch.argsort(torch.sort(input_task, stable=True).indices)  # into row order
+        return [out[back] for out in captured]
