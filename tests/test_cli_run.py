@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from polling import alive, wait_until
+from signals import interruptible
 
 from bench.cli import main
 from bench.engine.threads import CPU_THREADS
@@ -115,7 +116,8 @@ def test_bad_split_file_and_malformed_data_exit_2(nyuv2_root, tmp_path, capsys):
 def _cli(args: list[str], **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible, **kw)
 
 
 def _wait_for(pattern: str, base: Path, timeout: float = 120) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from polling import alive, wait_until
+from signals import interruptible
 
 from bench.cli import main
 from bench.record import Record
@@ -72,7 +73,8 @@ def test_two_processes_write_one_record_equal_to_one_process(synthetic_root, tmp
 def _cli(args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=interruptible)
 
 
 def _descendants(pid: int) -> list[str]:
