@@ -38,24 +38,23 @@ def keep_freed_memory() -> str:
     """Configure glibc's malloc once per process as described above; return what was done
     (``"kept"``, or why not: ``"system"``), for the record's environment."""
     global _state
-    if _state is not None:
-        return _state
+    if _state is None:
+        _state = _configure()
+    return _state
+
+
+def _configure() -> str:
     if os.environ.get("BENCH_MALLOC", "").strip().lower() == "system":
-        _state = "system (BENCH_MALLOC=system)"
-        return _state
+        return "system (BENCH_MALLOC=system)"
     if not sys.platform.startswith("linux"):
-        _state = "system (no glibc mallopt)"
-        return _state
+        return "system (no glibc mallopt)"
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
     except (OSError, AttributeError):
-        _state = "system (no glibc mallopt)"
-        return _state
+        return "system (no glibc mallopt)"
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     ok = mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, NEVER_TRIM) == 1
-    _state = "kept (glibc: M_MMAP_MAX=0, no trim)" if ok else "system (mallopt refused)"
-    return _state
+    return "kept (glibc: M_MMAP_MAX=0, no trim)" if ok else "system (mallopt refused)"
 
 
 def allocator_state() -> str:
