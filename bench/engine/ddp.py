@@ -18,7 +18,11 @@ every rank reports an exception that ends it there before it exits. torchrun's o
 the processes' stdout/stderr go to ``RUN/work/torchrun.log``. When the processes end without
 rank 0's record (a rank crashed or was killed), the launching process writes a ``failed`` record
 naming the error, so the run is retried, from its last checkpoint, by the next ``bench run``.
-The processes exit when the launching process disappears (checked every second).
+The processes exit when the launching process disappears: it never sends on its connections,
+so a connection that becomes readable is its closed end (the kernel closes it the instant the
+process dies, zombie or not). Checked every quarter second, and once more before rank 0 would
+write a ``failed`` record: killed with the launcher, the ranks notice at different instants,
+and the collective error of the one still running must not be recorded as the run's failure.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ from bench.store import read_record, write_record
 TORCHRUN_LOG = "torchrun.log"
 #: seconds the processes get to stop after an interrupt before they are killed
 STOP_GRACE_S = 60.0
+#: seconds between a process's checks that the launching ``bench run`` is still there
+WATCH_INTERVAL_S = 0.25
 
 
 def torchrun_command(nproc: int, job: Path) -> list[str]:
@@ -140,8 +146,7 @@ def run_distributed(spec: RunSpec, config: dict[str, Any], directory: Path,
             job.touch(mode=0o600)
             job.write_text(json.dumps({
                 "spec": spec.to_dict(), "config": config, "directory": str(directory),
-                "address": list(events.address), "authkey": events.authkey.hex(),
-                "parent": os.getpid()}))
+                "address": list(events.address), "authkey": events.authkey.hex()}))
             with open(work / TORCHRUN_LOG, "a") as log:
                 log.write(f"\n=== {started} {spec.label()}: {nproc} processes ===\n")
                 log.flush()
@@ -240,18 +245,23 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 # -- in each process ----------------------------------------------------------------------------
-def _watch_parent(pid: int) -> None:
-    """Exit when the ``bench run`` that launched the run is gone (it holds the run's lock)."""
+def launcher_gone(conn: Any) -> bool:
+    """Whether the ``bench run`` that launched this process is gone: it never sends, so its
+    connection can only become readable by closing."""
+    try:
+        return bool(conn.poll(0))
+    except (OSError, EOFError, ValueError):
+        return True
+
+
+def _watch_launcher(conn: Any, stopping: threading.Event) -> None:
+    """Exit when the launching ``bench run`` is gone (it holds the run's lock)."""
 
     def watch() -> None:
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+        while not stopping.is_set():
+            if launcher_gone(conn) and not stopping.is_set():
                 os._exit(1)
-            except PermissionError:
-                pass
-            time.sleep(1.0)
+            time.sleep(WATCH_INTERVAL_S)
 
     threading.Thread(target=watch, daemon=True).start()
 
@@ -273,14 +283,15 @@ def main(argv: list[str] | None = None) -> int:
 
     args = sys.argv[1:] if argv is None else argv
     job = json.loads(Path(args[0]).read_text())
-    _watch_parent(int(job["parent"]))
     conn = Client(tuple(job["address"]), authkey=bytes.fromhex(job["authkey"]))
+    stopping = threading.Event()
+    _watch_launcher(conn, stopping)
     code = 0
     try:
         init_from_torchrun()
         sink: ProgressSink = ConnectionSink(conn) if is_main() else NullSink()
         record = run_rank(RunSpec.from_dict(job["spec"]), job["config"],
-                          Path(job["directory"]), sink)
+                          Path(job["directory"]), sink, launcher_gone=lambda: launcher_gone(conn))
         if record is not None and not record.finished:
             # rank 0 failed and wrote so: end the others, which may wait for it
             _report(conn, 0, {**(record.error or {}), "type": (record.error or {}).get(
@@ -293,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                                "traceback": traceback.format_exc()})
         traceback.print_exc()
         code = 1
+    stopping.set()
     conn.close()
     if code:
         sys.stdout.flush()

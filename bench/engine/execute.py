@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -113,14 +113,18 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
 def run_rank(spec: RunSpec, config: dict[str, Any], directory: Path,
              sink: ProgressSink | None = None, *, evaluate_test: bool = True,
              extra_hooks: Sequence[Any] = (),
-             reraise: tuple[type[BaseException], ...] = ()) -> Record | None:
+             reraise: tuple[type[BaseException], ...] = (),
+             launcher_gone: Callable[[], bool] | None = None) -> Record | None:
     """:func:`run_one` in one process of a data-parallel run (:mod:`bench.engine.ddp`), or
     alone: every process trains on its shard of each global batch and evaluates its share of the
     splits; rank 0 alone writes into ``directory`` (checkpoints, state, log, weights, record)
     and returns the record, the others keep their own files in a temporary folder, removed at
     the end, and return ``None``. They resume from the checkpoint rank 0 chose. An exception
     in rank 0 gives a failed record, as in one process; in another rank it propagates (the
-    launcher then ends the run, :mod:`bench.engine.ddp`).
+    launcher then ends the run, :mod:`bench.engine.ddp`). Nor does rank 0 write a failed record
+    when ``launcher_gone()`` says the ``bench run`` that launched the processes has disappeared:
+    its error is then only the other processes exiting with it (killed together, they notice
+    at different instants), and the run must resume from its checkpoint like any killed run.
     """
     install_checkpoint_loader()
     device = torch.device(get_device())
@@ -128,7 +132,11 @@ def run_rank(spec: RunSpec, config: dict[str, Any], directory: Path,
         keep_freed_memory()
     with run_threads(device):
         return _run(spec, config, Path(directory), sink or NullSink(), device, evaluate_test,
-                    tuple(extra_hooks), reraise)
+                    tuple(extra_hooks), reraise, launcher_gone or _never)
+
+
+def _never() -> bool:
+    return False
 
 
 def new_record(spec: RunSpec, config: dict[str, Any], started: str,
@@ -152,7 +160,8 @@ def new_record(spec: RunSpec, config: dict[str, Any], started: str,
 
 def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressSink,
          device: torch.device, evaluate_test: bool, extra_hooks: tuple[Any, ...],
-         reraise: tuple[type[BaseException], ...]) -> Record | None:
+         reraise: tuple[type[BaseException], ...],
+         launcher_gone: Callable[[], bool]) -> Record | None:
     main = is_main()
     own = directory / "work"  # rank 0's: checkpoints, best weights, state, log
     scratch = None if main else Path(tempfile.mkdtemp(prefix=f"bench-rank{rank()}-"))
@@ -223,7 +232,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         _close_logger(runner)
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
-        if not main:
+        if not main or launcher_gone():
             raise
         record.error = {"type": type(exc).__name__, "message": str(exc),
                         "traceback": traceback.format_exc()}
