@@ -160,7 +160,7 @@ class CrossTaskMapping(nn.Module):
         # independently of the others, and put back in row order at the end, where the output
         # is 32× smaller: scattering the full-resolution first layer into row order instead
         # costs a copy of all its rows' gradients (100 MB for 64 rows at 64×96, full width)
-        order = torch.sort(input_task, stable=True).indices
+        order = _grouped_order(input_task)
         parts = []
         for k in range(self.k):
             if not bool((input_task == k).any()):
@@ -203,5 +203,11 @@ class CrossTaskMapping(nn.Module):
         if len(captured) != len(hooks):
             raise ValueError(f"stage outputs are for at most {CPU_ROW_CHUNK} rows at a time on "
                              f"the CPU, not {input_task.numel()}")
-        back = torch.argsort(torch.sort(input_task, stable=True).indices)  # into row order
+        back = torch.argsort(_grouped_order(input_task))  # into row order
         return [out[back] for out in captured]
+
+
+def _grouped_order(input_task: torch.Tensor) -> torch.Tensor:
+    """The rows grouped by input task, in row order within a task (the order in which
+    :meth:`CrossTaskMapping.forward` maps them)."""
+    return torch.sort(input_task, stable=True).indices
