@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.data.base import DenseDataset, LayoutInfo
+from bench.engine.orphan import exit_with_parent
 from bench.engine.progress import EventPump, ProgressSink, QueueSink, RichGridProgress
 from bench.errors import BenchError
 from bench.metadata import split_row
@@ -249,14 +249,7 @@ def _init_worker(threads: int, parent: int, events: Any) -> None:
 
     _EVENTS = events
     torch.set_num_threads(threads)
-
-    def watch_parent() -> None:  # a SIGKILLed parent must not leave workers training
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(1.0)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+    exit_with_parent(parent)  # a SIGKILLed parent must not leave workers training
 
 
 def _run_in_worker(spec: RunSpec, config: dict[str, Any], directory: str, wait: bool) -> Any:

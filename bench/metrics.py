@@ -31,21 +31,30 @@ ANGLE_BIN_DEG = 0.01
 ANGLE_BINS = int(round(180 / ANGLE_BIN_DEG))
 
 
-def _labels_of(data_batch: Any, task: str, device: torch.device) -> torch.Tensor:
-    return data_batch["labels"][task].to(device)
+class TaskMetric(BaseMetric):
+    """A metric of one task: its scores are prefixed with the task's name (``semantic/mIoU``)."""
+
+    def __init__(self, task: str, **kwargs: Any) -> None:
+        super().__init__(prefix=task, **kwargs)
+        self.task = task
+
+    def predictions_and_labels(self, data_batch: Any, data_samples: Sequence[dict]
+                               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The task's predictions of the batch stacked ``[B, …]`` and its labels, on the
+        predictions' device."""
+        pred = torch.stack([s[self.task] for s in data_samples])
+        return pred, data_batch["labels"][self.task].to(pred.device)
 
 
-class SemanticMetric(BaseMetric):
+class SemanticMetric(TaskMetric):
     """mIoU and pixel accuracy from one confusion matrix over the split."""
 
     def __init__(self, task: str, num_classes: int, **kwargs: Any) -> None:
-        super().__init__(prefix=task, **kwargs)
-        self.task = task
+        super().__init__(task, **kwargs)
         self.num_classes = num_classes
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task] for s in data_samples])
-        label = _labels_of(data_batch, self.task, pred.device)
+        pred, label = self.predictions_and_labels(data_batch, data_samples)
         for row in confusion_per_image(pred, label, self.num_classes):
             self.results.append(row.cpu().numpy())
 
@@ -76,16 +85,12 @@ def semantic_scores(confusion: np.ndarray) -> dict[str, float]:
     }
 
 
-class DepthMetric(BaseMetric):
+class DepthMetric(TaskMetric):
     """Absolute and relative depth error over all valid pixels of the split."""
 
-    def __init__(self, task: str, **kwargs: Any) -> None:
-        super().__init__(prefix=task, **kwargs)
-        self.task = task
-
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task] for s in data_samples]).float()
-        label = _labels_of(data_batch, self.task, pred.device).float()
+        pred, label = self.predictions_and_labels(data_batch, data_samples)
+        pred, label = pred.float(), label.float()
         for row in depth_stats_per_image(pred, label):
             self.results.append(row.cpu().numpy())
 
@@ -114,16 +119,12 @@ def depth_stats_per_image(pred: torch.Tensor, label: torch.Tensor) -> torch.Tens
          valid.flatten(1).sum(1).double()], dim=1)
 
 
-class NormalMetric(BaseMetric):
+class NormalMetric(TaskMetric):
     """Mean / median angular error and % of pixels within 11.25°, 22.5°, 30°."""
 
-    def __init__(self, task: str, **kwargs: Any) -> None:
-        super().__init__(prefix=task, **kwargs)
-        self.task = task
-
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task] for s in data_samples]).float()
-        label = _labels_of(data_batch, self.task, pred.device).float()
+        pred, label = self.predictions_and_labels(data_batch, data_samples)
+        pred, label = pred.float(), label.float()
         sums, hist = normal_stats_per_image(pred, label)
         for s, h in zip(sums.cpu().numpy(), hist.cpu().numpy(), strict=True):
             self.results.append((s, h))

@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
 
 from bench.edge_thinning import thin_stack
+from bench.metrics import TaskMetric
 
 
 @lru_cache(maxsize=1)
@@ -94,13 +94,12 @@ def f_measure_at_best(counts: np.ndarray) -> float:
     return float(np.max(f)) * 100
 
 
-class EdgeMetric(BaseMetric):
+class EdgeMetric(TaskMetric):
     """odsF over the split, from per-image match counts at every threshold."""
 
     def __init__(self, task: str, max_dist: float = 0.0075, thresholds: int = 99,
                  **kwargs: Any) -> None:
-        super().__init__(prefix=task, **kwargs)
-        self.task = task
+        super().__init__(task, **kwargs)
         self.max_dist = max_dist
         self.thresholds = thresholds
 

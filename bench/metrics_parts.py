@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from bench.metrics import SemanticMetric, confusion_per_image, semantic_scores
 
@@ -20,8 +19,7 @@ class HumanPartsMetric(SemanticMetric):
     """mIoU and pixel accuracy over the images with people."""
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        pred = torch.stack([s[self.task] for s in data_samples])
-        label = data_batch["labels"][self.task].to(pred.device)
+        pred, label = self.predictions_and_labels(data_batch, data_samples)
         has_people = ((label >= 0) & (label < self.num_classes)).flatten(1).any(1)
         for row, keep in zip(confusion_per_image(pred, label, self.num_classes), has_people,
                              strict=True):

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.evaluator import BaseMetric
+
+from bench.metrics import TaskMetric
 
 #: thresholds of the reference evaluation: ``np.linspace(0.2, 0.9, 15)``
 SALIENCY_THRESHOLDS = tuple(float(t) for t in np.linspace(0.2, 0.9, 15))
@@ -63,16 +64,12 @@ def saliency_scores(stats: np.ndarray) -> dict[str, float]:
     return {"mIoU": float(iou.max() * 100), "maxF": float(f.max() * 100)}
 
 
-class SaliencyMetric(BaseMetric):
+class SaliencyMetric(TaskMetric):
     """IoU and maxF of saliency over the split (images without valid pixels left out)."""
 
-    def __init__(self, task: str, **kwargs: Any) -> None:
-        super().__init__(prefix=task, **kwargs)
-        self.task = task
-
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
-        prob = torch.stack([s[self.task] for s in data_samples]).float()
-        label = data_batch["labels"][self.task].to(prob.device).float()
+        prob, label = self.predictions_and_labels(data_batch, data_samples)
+        prob, label = prob.float(), label.float()
         for row in saliency_stats(prob, label):
             self.results.append(row)
 

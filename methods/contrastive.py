@@ -14,7 +14,7 @@ from bench.registry import register_method, register_variant
 from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews
-from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows
 
 
 def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
@@ -128,9 +128,7 @@ class ContrastiveLoss(JointMappingMethod):
         self.margin = float(margin)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
-        n, s, t = pair_rows(views.mask)
-        keep, m = self.target_images(n, t, views.mask)
-        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
+        n, s, t, m = self.consistency_rows(views.mask)
         if n.numel() == 0:
             return {}
         b = views.batch_size

@@ -191,6 +191,16 @@ class JointMappingMethod(CrossTaskMethod):
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {"film": cls.film_defaults} if options.get("cond", True) else {}
 
+    def consistency_rows(self, mask: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(n, s, t, m)``, one entry per row of the cross-task term: image ``n``, its
+        unlabelled source task ``s`` and labelled target task ``t`` (:func:`pair_rows`), and the
+        image ``m`` whose label of ``t`` the row targets (:meth:`target_images`; rows the
+        negative control finds no such image for are left out)."""
+        n, s, t = pair_rows(mask)
+        keep, m = self.target_images(n, t, mask)
+        return n[keep], s[keep], t[keep], m[keep]
+
     @torch.no_grad()
     def mapped_pairs(self, image: torch.Tensor, labels: dict[str, torch.Tensor],
                      min_side: int = 8) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:

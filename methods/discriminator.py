@@ -18,7 +18,7 @@ from bench.tasks import Task
 from bench.weightings import WeightingSpec
 from methods.base import TrainingViews, runner_epoch
 from methods.contrastive import map_with_negatives
-from methods.crosstask import FILM_SPACE, JointMappingMethod, pair_rows
+from methods.crosstask import FILM_SPACE, JointMappingMethod
 
 
 class PairDiscriminator(nn.Module):
@@ -142,9 +142,7 @@ class DiscriminatorLoss(JointMappingMethod):
 
     # the generator loss of step 2 (also what ``loss`` returns, e.g. for evaluation of the loss)
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
-        n, s, t = pair_rows(views.mask)
-        keep, m = self.target_images(n, t, views.mask)
-        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
+        n, s, t, m = self.consistency_rows(views.mask)
         if n.numel() == 0:
             self._pairs = None
             return {}

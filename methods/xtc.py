@@ -19,7 +19,6 @@ from methods.crosstask import (
     JointMappingMethod,
     encode_rows,
     mean_cosine_distance,
-    pair_rows,
 )
 
 
@@ -108,9 +107,7 @@ class CrossTaskConsistency(JointMappingMethod):
         self.reg_weight = float(reg_weight)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
-        n, s, t = pair_rows(views.mask)
-        keep, m = self.target_images(n, t, views.mask)
-        n, s, t, m = n[keep], s[keep], t[keep], m[keep]
+        n, s, t, m = self.consistency_rows(views.mask)
         if n.numel() == 0:
             return {}
         v = views.second

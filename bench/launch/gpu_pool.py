@@ -14,14 +14,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.engine.orphan import exit_with_parent
 from bench.engine.progress import EventPump, QueueSink, RichGridProgress
 from bench.launch.packing import MemoryEstimates, Packer, Placement
 from bench.record import Record
@@ -50,13 +49,7 @@ def run_on_device(spec: Any, config: dict, directory: str, wait: bool, events: A
 
 def _worker(target: Target, spec: Any, config: dict, directory: str, wait: bool, events: Any,
             results: Any, parent: int) -> None:
-    def watch_parent() -> None:  # a SIGKILLed parent must not leave workers training
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(1.0)
-
-    threading.Thread(target=watch_parent, daemon=True).start()
+    exit_with_parent(parent)  # a SIGKILLed parent must not leave workers training
     try:
         outcome = target(spec, config, directory, wait, events)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts it
