@@ -70,8 +70,11 @@ def test_two_processes_write_one_record_equal_to_one_process(synthetic_root, tmp
         assert two.metrics[key] == pytest.approx(value, rel=0.1), key
 
 
-def _cli(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def _cli(args: list[str], tmp: Path) -> subprocess.Popen:
+    """``bench run`` in a subprocess, its temporary folders in ``tmp`` (a SIGKILLed launcher
+    leaves its job folder and rank 1 its scratch folder there, not in the machine's /tmp)."""
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp)}
     return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=interruptible)
@@ -109,7 +112,7 @@ def test_killed_two_process_run_resumes_and_matches_uninterrupted(synthetic_root
     ref = uninterrupted
 
     results = tmp_path / "killed"
-    proc = _cli([*args, "--results", str(results)])
+    proc = _cli([*args, "--results", str(results)], tmp_path / "tmp")
     wait_until(lambda: list(results.rglob("epoch_2.pth")), 180, "the second checkpoint")
     processes = _descendants(proc.pid)  # torchrun and the two ranks
     assert len(processes) >= 3
@@ -122,7 +125,7 @@ def test_killed_two_process_run_resumes_and_matches_uninterrupted(synthetic_root
     assert not list(iter_records(results))
     assert list(results.rglob("last_checkpoint"))
 
-    proc = _cli([*args, "--results", str(results)])
+    proc = _cli([*args, "--results", str(results)], tmp_path / "tmp")
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, out
     (rec,) = list(iter_records(results))
