@@ -31,3 +31,8 @@ def alive(pids: list[str]) -> list[str]:
         except FileNotFoundError:
             pass
     return out
+
+
+def zombie(pid: int) -> bool:
+    """Whether process ``pid`` has exited and waits to be reaped by its parent."""
+    return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()

@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 from multiprocessing.connection import Client
-from pathlib import Path
 
 import pytest
-from polling import wait_until
+from polling import wait_until, zombie
 
 import bench.engine.execute as execute
 from bench.engine.ddp import launcher_gone
@@ -30,11 +29,7 @@ sys.stdin.read()  # until the test kills it
 """
 
 
-def _zombie(pid: int) -> bool:
-    return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-
-
-def test_a_killed_launcher_is_seen_gone_while_it_is_still_an_unreaped_zombie():
+def test_a_killed_launcher_is_seen_gone_while_it_is_still_an_unreapedzombie():
     launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
     try:
@@ -42,9 +37,9 @@ def test_a_killed_launcher_is_seen_gone_while_it_is_still_an_unreaped_zombie():
         conn = Client(("127.0.0.1", port), authkey=b"k")
         assert not launcher_gone(conn)
         launcher.send_signal(signal.SIGKILL)
-        wait_until(lambda: _zombie(launcher.pid), 10, "the launcher to become a zombie")
+        wait_until(lambda: zombie(launcher.pid), 10, "the launcher to become a zombie")
         wait_until(lambda: launcher_gone(conn), 5, "the closed connection")  # not reaped yet
-        assert _zombie(launcher.pid)
+        assert zombie(launcher.pid)
         conn.close()
         assert launcher_gone(conn)  # a closed handle counts as gone, without an error
     finally:

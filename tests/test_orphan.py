@@ -8,9 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from polling import wait_until
+from polling import alive, wait_until, zombie
 
 #: the parent: starts one worker, prints its pid, then waits until the test kills it
 PARENT = """
@@ -31,14 +30,7 @@ time.sleep(60)
 
 def _ended(pid: int) -> bool:
     """No such process, or only its zombie (exited, not yet reaped by its new parent)."""
-    try:
-        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-    except FileNotFoundError:
-        return True
-
-
-def _zombie(pid: int) -> bool:
-    return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    return not alive([str(pid)])
 
 
 def test_a_worker_exits_once_its_parent_is_killed_and_not_before():
@@ -49,9 +41,9 @@ def test_a_worker_exits_once_its_parent_is_killed_and_not_before():
         time.sleep(0.5)  # ten looks at a live parent
         assert not _ended(worker), "the worker exited while its parent was alive"
         parent.send_signal(signal.SIGKILL)
-        wait_until(lambda: _zombie(parent.pid), 10, "the parent to become a zombie")
+        wait_until(lambda: zombie(parent.pid), 10, "the parent to become a zombie")
         wait_until(lambda: _ended(worker), 10, "the orphaned worker to exit")
-        assert _zombie(parent.pid)  # it did not wait for the parent to be reaped
+        assert zombie(parent.pid)  # it did not wait for the parent to be reaped
     finally:
         parent.kill()
         parent.wait()

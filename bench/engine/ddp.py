@@ -41,6 +41,7 @@ from multiprocessing.connection import Client, Listener
 from pathlib import Path
 from typing import Any
 
+from bench.engine.orphan import exit_when
 from bench.engine.progress import ConnectionSink, NullSink, ProgressSink, replay
 from bench.record import Record, RecordError
 from bench.runspec import RunSpec
@@ -254,18 +255,6 @@ def launcher_gone(conn: Any) -> bool:
         return True
 
 
-def _watch_launcher(conn: Any, stopping: threading.Event) -> None:
-    """Exit when the launching ``bench run`` is gone (it holds the run's lock)."""
-
-    def watch() -> None:
-        while not stopping.is_set():
-            if launcher_gone(conn) and not stopping.is_set():
-                os._exit(1)
-            time.sleep(WATCH_INTERVAL_S)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 def _report(conn: Any, process: int, error: dict[str, Any]) -> None:
     """Tell the launcher the error that ends this process, and when."""
     try:
@@ -285,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     job = json.loads(Path(args[0]).read_text())
     conn = Client(tuple(job["address"]), authkey=bytes.fromhex(job["authkey"]))
     stopping = threading.Event()
-    _watch_launcher(conn, stopping)
+    # exit when the launching bench run is gone (it holds the run's lock)
+    exit_when(lambda: launcher_gone(conn), WATCH_INTERVAL_S, stopping)
     code = 0
     try:
         init_from_torchrun()
