@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from bench.metadata import MethodInfo
+from bench.method.base import TrainingViews
+from bench.method.crosstask import FILM_SPACE, JointMappingMethod, encode_rows
 from bench.nets.mapping import CrossTaskMapping, pair_index
-from bench.registry import register_method, register_variant
+from bench.registry import register_method, register_method_variant
 from bench.tasks import Task
-from bench.weightings import WeightingSpec
-from methods.base import TrainingViews
-from methods.crosstask import FILM_SPACE, JointMappingMethod, encode_rows
 
 
 def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
@@ -52,7 +52,7 @@ def map_with_negatives(mapping: CrossTaskMapping, tasks: Sequence[Task],
 
 def cosine_distances(target: torch.Tensor, sources: torch.Tensor, pair_of_row: torch.Tensor
                      ) -> torch.Tensor:
-    """``d[r, j]`` = :func:`~methods.crosstask.mean_cosine_distance` of ``target[r]`` and
+    """``d[r, j]`` = :func:`~bench.method.crosstask.mean_cosine_distance` of ``target[r]`` and
     ``sources[pair_of_row[r], j]``, ``[R, B]``.
 
     With unit vectors over channels :math:`\\bar a_p = a_p / \\max(\\lVert a_p\\rVert, \\epsilon)`
@@ -118,14 +118,14 @@ class ContrastiveLoss(JointMappingMethod):
     for the same pair), :math:`\\lambda = 2` as for ``xtc``, second view as for ``xtc``.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, margin: float = 0.5, cond: bool = True,
-                 reduction: str = "official", shuffle_targets: bool = False,
-                 rampup_epochs: float = 0.0, **network: Any) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs, **network)
-        self.margin = float(margin)
+    @dataclass(frozen=True)
+    class Options(JointMappingMethod.Options):
+        #: μ, the margin of the hinge
+        margin: float = 0.5
+
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
+        self.margin = float(self.options.margin)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t, m = self.consistency_rows(views.mask)
@@ -139,7 +139,7 @@ class ContrastiveLoss(JointMappingMethod):
         return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b)}
 
 
-register_variant("contrastive-shuffled", ContrastiveLoss, MethodInfo(
+register_method_variant("contrastive-shuffled", ContrastiveLoss, MethodInfo(
     summary="Negative control of Contrastive-Loss: each anchor label comes from another image",
     display="Contrastive-Loss (shuffled pairs)", short="Contrastive shuffled",
     family="contrastive", colour="#D9B3CC", order=51, in_all=False, sets=("controls",),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from bench.metadata import MethodInfo
-from bench.registry import register_method, register_variant
-from methods.base import TrainingViews
-from methods.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.method.base import TrainingViews
+from bench.method.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.registry import register_method, register_method_variant
 
 SEARCH_SPACE = CONSISTENCY_SPACE
 
@@ -27,7 +27,7 @@ class DirectMap(PairwiseMappingMethod):
 
     with :math:`L^t` task t's supervised loss and :math:`\\rho_n = 1` (``official`` loss
     reduction) or :math:`1/|\\mathcal U_n|` (``paper``, see
-    :func:`~methods.crosstask.reduce_rows`). Mapping and network learn jointly from this term (the
+    :func:`~bench.method.crosstask.reduce_rows`). Mapping and network learn jointly from this term (the
     paper: "learning mappings from prediction of one task to another task's groundtruth").
     K(K−1) SegNet mappings (:class:`~bench.nets.pairwise.PairwiseMaps`); each runs once per
     step on all rows of its pair. Choices the paper leaves open: :math:`\\lambda = 2` (as ``xtc``),
@@ -54,7 +54,7 @@ class DirectMap(PairwiseMappingMethod):
         return {"loss_direct": self.con_weight * total}
 
 
-register_variant("direct_map-shuffled", DirectMap, MethodInfo(
+register_method_variant("direct_map-shuffled", DirectMap, MethodInfo(
     summary="Negative control of Direct-Map: each mapped prediction is supervised with another "
             "image's label",
     display="Direct-Map (shuffled pairs)", short="Direct-Map shuffled", family="direct_map",

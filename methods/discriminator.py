@@ -12,13 +12,12 @@ from torch import nn
 from torch.func import functional_call
 
 from bench.metadata import MethodInfo
+from bench.method.base import TrainingViews, runner_epoch
+from bench.method.crosstask import FILM_SPACE, JointMappingMethod
 from bench.nets.segnet import init_weights
-from bench.registry import register_method, register_variant
+from bench.registry import register_method, register_method_variant
 from bench.tasks import Task
-from bench.weightings import WeightingSpec
-from methods.base import TrainingViews, runner_epoch
 from methods.contrastive import map_with_negatives
-from methods.crosstask import FILM_SPACE, JointMappingMethod
 
 
 class PairDiscriminator(nn.Module):
@@ -115,13 +114,8 @@ class DiscriminatorLoss(JointMappingMethod):
     :math:`\\lambda = 2`, the conditional mapping and second view of ``xtc``.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, cond: bool = True, reduction: str = "official",
-                 shuffle_targets: bool = False, rampup_epochs: float = 0.0,
-                 **network: Any) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs, **network)
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
         self.discriminator = PairDiscriminator(self.mapping.out_channels)
         #: set during :meth:`train_step`: the generator loss is then computed once, after D's step
         self._in_train_step = False
@@ -201,7 +195,7 @@ class DiscriminatorLoss(JointMappingMethod):
         return {**log_vars, **log}
 
 
-register_variant("discriminator-shuffled", DiscriminatorLoss, MethodInfo(
+register_method_variant("discriminator-shuffled", DiscriminatorLoss, MethodInfo(
     summary="Negative control of Discriminator-Loss: each anchor label comes from another image",
     display="Discriminator-Loss (shuffled pairs)", short="Discrim. shuffled",
     family="discriminator", colour="#C4A49C", order=61, in_all=False, sets=("controls",),

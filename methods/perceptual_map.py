@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 
 from bench.metadata import MethodInfo
-from bench.registry import register_method, register_variant
-from methods.base import TrainingViews
-from methods.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.method.base import TrainingViews
+from bench.method.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.registry import register_method, register_method_variant
 
 SEARCH_SPACE = CONSISTENCY_SPACE
 
@@ -82,7 +82,7 @@ def _add(rows: tuple[list[torch.Tensor], ...], values: torch.Tensor, images: tor
     rows[2].append(torch.full_like(images, source))
 
 
-register_variant("perceptual_map-shuffled", PerceptualMap, MethodInfo(
+register_method_variant("perceptual_map-shuffled", PerceptualMap, MethodInfo(
     summary="Negative control of Perceptual-Map: labels paired with another image's prediction",
     display="Perceptual-Map (shuffled pairs)", short="Perceptual-Map shuffled",
     family="perceptual_map", colour="#F5D28E", order=31, in_all=False, sets=("controls",),

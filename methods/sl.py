@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bench.metadata import MethodInfo
+from bench.method.base import LR_SPACE, PartialLabelMethod
 from bench.registry import register_method
-from methods.base import LR_SPACE, PartialLabelMethod
 
 
 @register_method("sl", MethodInfo(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from bench.metadata import MethodInfo
+from bench.method.base import PartialLabelMethod, TrainingViews
+from bench.method.crosstask import CONSISTENCY_SPACE
 from bench.registry import register_method
 from bench.tasks import Task
-from bench.weightings import WeightingSpec
-from methods.base import PartialLabelMethod, TrainingViews
-from methods.crosstask import CONSISTENCY_SPACE
 
 
 def random_boxes(n: int, height: int, width: int, scales: Sequence[float],
@@ -68,15 +68,23 @@ class SemiSupervised(PartialLabelMethod):
     augmentation does to depth labels; both branches receive gradient (Π-model style).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 crop_scales: Sequence[float] = (1.2, 1.5), con_weight: float = 1.0,
-                 rampup_epochs: float = 0.0, reduction: str = "official",
-                 **network: Any) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction,
-                         **network)
-        self.crop_scales = tuple(float(c) for c in crop_scales)
-        self.con_weight = float(con_weight)
-        self.rampup_epochs = float(rampup_epochs)
+    @dataclass(frozen=True)
+    class Options(PartialLabelMethod.Options):
+        #: zoom factors of the random crops :math:`e_r`
+        crop_scales: tuple[float, ...] = (1.2, 1.5)
+        #: weight of the consistency term
+        con_weight: float = 1.0
+        #: epochs over which the consistency weight ramps up from 0 (0: none)
+        rampup_epochs: float = 0.0
+
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
+        self.crop_scales = tuple(float(c) for c in self.options.crop_scales)
+        self.con_weight = float(self.options.con_weight)
+
+    @property
+    def rampup_epochs(self) -> float:
+        return float(self.options.rampup_epochs)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, image, preds = views.mask, views.main.image, views.main.preds

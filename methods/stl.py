@@ -10,11 +10,11 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.metadata import MethodInfo
+from bench.method.base import PartialLabelMethod
 from bench.nets.arch import Architecture, get_architecture
 from bench.registry import register_method
 from bench.tasks import Task
-from bench.weightings import WeightingSpec, parse_spec
-from methods.base import PartialLabelMethod
+from bench.weightings import parse_spec
 
 
 class SingleTaskNets(nn.ModuleDict):
@@ -48,13 +48,13 @@ class SingleTaskLearning(PartialLabelMethod):
     effect (each network averages over its own labelled images).
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 reduction: str = "official", **network: Any) -> None:
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        weighting = kwargs.get("weighting", "equal")
         if parse_spec(weighting)[0] != "equal":
             raise BenchError(f"STL trains independent networks: weighting "
                              f"{parse_spec(weighting)[0]!r} has no meaning for it.",
                              "Run STL with the equal weighting (the default).")
-        super().__init__(tasks, width=width, weighting=weighting, reduction=reduction, **network)
+        super().__init__(tasks, **kwargs)
 
     def build_network(self, width: float) -> nn.Module:
         return SingleTaskNets(self.tasks, width, self.architecture, self.pretrained)

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from bench.metadata import MethodInfo
+from bench.method.base import PartialLabelMethod, TrainingViews, runner_epoch
+from bench.method.crosstask import reduce_rows
+from bench.nets.pairwise import PairwiseMaps
 from bench.registry import register_method
 from bench.tasks import Task
-from bench.weightings import WeightingSpec
-from methods.base import TrainingViews, runner_epoch
-from methods.crosstask import PairwiseMappingMethod
 
 
 def runner_max_epochs() -> int | None:
@@ -29,7 +30,7 @@ def runner_max_epochs() -> int | None:
             "pairs, then frozen (Zamir et al. 2020; Table 5, full labels)",
     display="X-task", short="X-task", paper_name="X-task", family="xtask", colour="#AA4499",
     order=23, in_all=False, in_partial=False, in_full=True))
-class CrossTaskPerceptual(PairwiseMappingMethod):
+class CrossTaskPerceptual(PartialLabelMethod):
     """X-task (Zamir et al. 2020, "Robust learning through cross-task consistency"), as the paper
     runs it in Table 5 (full labels).
 
@@ -58,14 +59,28 @@ class CrossTaskPerceptual(PairwiseMappingMethod):
     the one-label regime), which is why the default grid runs X-task with full labels only.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 1.0, pretrain_fraction: float = 0.25,
-                 reduction: str = "official", **network: Any) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         reduction=reduction, **network)
+    needs_second_view = True
+
+    @dataclass(frozen=True)
+    class Options(PartialLabelMethod.Options):
+        #: λ of the perceptual term
+        con_weight: float = 1.0
+        #: share of the epochs in which the mappings learn from label pairs (phase 1)
+        pretrain_fraction: float = 0.25
+
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
+        pretrain_fraction = self.options.pretrain_fraction
         if not 0.0 <= pretrain_fraction < 1.0:
             raise ValueError(f"pretrain_fraction must be in [0, 1), got {pretrain_fraction}")
         self.pretrain_fraction = float(pretrain_fraction)
+        self.con_weight = float(self.options.con_weight)
+        self.maps = PairwiseMaps(self.tasks, self.width, self.architecture)
+
+    def reduce_rows(self, values: torch.Tensor, n: torch.Tensor, s: torch.Tensor,
+                    batch: int) -> torch.Tensor:
+        """:func:`~bench.method.crosstask.reduce_rows` with this method's loss reduction."""
+        return reduce_rows(values, n, s, batch, self.reduction)
 
     def pretraining(self) -> bool:
         """Whether the current epoch is in phase 1 (the mappings learn from label pairs)."""

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from bench.metadata import MethodInfo
-from bench.nets.mapping import CrossTaskMapping, pair_index
-from bench.registry import register_method, register_variant
-from bench.tasks import Task
-from bench.weightings import WeightingSpec
-from methods.base import TrainingViews
-from methods.crosstask import (
+from bench.method.base import TrainingViews
+from bench.method.crosstask import (
     CONSISTENCY_SPACE,
     FILM_SPACE,
     JointMappingMethod,
     encode_rows,
     mean_cosine_distance,
 )
+from bench.nets.mapping import CrossTaskMapping, pair_index
+from bench.registry import register_method, register_method_variant
+from bench.tasks import Task
 
 
 def map_rows(mapping: CrossTaskMapping, tasks: Sequence[Task], preds: dict[str, torch.Tensor],
@@ -97,14 +97,14 @@ class CrossTaskConsistency(JointMappingMethod):
     :math:`\\lambda_{ct}`.
     """
 
-    def __init__(self, tasks: Sequence[Task], width: float = 1.0, weighting: WeightingSpec = "equal",
-                 con_weight: float = 2.0, reg_weight: float = 0.5, cond: bool = True,
-                 reduction: str = "official", shuffle_targets: bool = False,
-                 rampup_epochs: float = 0.0, **network: Any) -> None:
-        super().__init__(tasks, width=width, weighting=weighting, con_weight=con_weight,
-                         cond=cond, reduction=reduction, shuffle_targets=shuffle_targets,
-                         rampup_epochs=rampup_epochs, **network)
-        self.reg_weight = float(reg_weight)
+    @dataclass(frozen=True)
+    class Options(JointMappingMethod.Options):
+        #: λ_R of the regulariser (0: Table 6 "w/o reg")
+        reg_weight: float = 0.5
+
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
+        self.reg_weight = float(self.options.reg_weight)
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         n, s, t, m = self.consistency_rows(views.mask)
@@ -159,7 +159,7 @@ def _variant(name: str, cls: type, summary: str, display: str, short: str, colou
     info = MethodInfo(summary=summary, display=display, short=short, family="xtc",
                       colour=colour, order=order, paper_name=paper_name, mapped_figure=True,
                       **flags)
-    register_variant(name, cls, info, **kw)
+    register_method_variant(name, cls, info, **kw)
 
 
 _variant("xtc-nocond", CrossTaskConsistency,

@@ -50,3 +50,23 @@ def isolated_roots(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     base = tmp_path_factory.mktemp("defaults")
     monkeypatch.setenv("BENCH_DATA_ROOT", str(base / "datasets"))
     monkeypatch.setenv("BENCH_RESULTS", str(base / "results"))
+
+
+class BuildsRunnerOutsideSlow(pytest.fail.Exception):
+    """A test not marked ``slow`` built an mmengine Runner (it trains)."""
+
+
+@pytest.fixture(autouse=True)
+def no_training_outside_slow(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+                             ) -> None:
+    """The fast suite (``-m "not slow"``) never trains: outside ``slow`` tests, building an
+    mmengine Runner in this process fails the test (``tests/test_architecture.py`` shows it)."""
+    if request.node.get_closest_marker("slow") is not None:
+        return
+    from mmengine.runner import Runner
+
+    def refuse(self: Runner, *args: object, **kwargs: object) -> None:
+        raise BuildsRunnerOutsideSlow(f"{request.node.nodeid} builds an mmengine Runner (it "
+                                      "trains) but is not marked slow", pytrace=False)
+
+    monkeypatch.setattr(Runner, "__init__", refuse)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.engine.claim import SKIPPED, Outcome
+from bench.launch.claim import SKIPPED, Outcome
 
 
 def note_device(spec: Any, config: dict, directory: str, wait: bool, events: Any) -> Outcome:

@@ -55,7 +55,7 @@ def _wrap(switch: KillSwitch, label: str, original: Callable[..., Any], when: st
 
 def install(monkeypatch: pytest.MonkeyPatch, switch: KillSwitch) -> None:
     """Wrap every kill point of a run (see the module docstring)."""
-    import bench.engine.checkpointing as ck
+    import bench.engine.checkpoints as ck
     import bench.engine.execute as ex
     import bench.engine.hooks as hooks
 

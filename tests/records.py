@@ -1,6 +1,6 @@
 """Hand-made run records with known metric values (no training) for the report tests.
 
-They are built through :class:`bench.record.Record` and written where the store puts real ones,
+They are built through :class:`bench.records.record.Record` and written where the store puts real ones,
 so the tests read exactly what the runner writes.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from bench.labels.regimes import parse_regime
 from bench.metadata import DatasetInfo, MethodInfo, WeightingInfo, row_key
-from bench.record import Record, TaskEntry
-from bench.regimes import parse_regime
-from bench.store import record_dir
-from bench.store import write_record as store_record
+from bench.records.record import Record, TaskEntry
+from bench.records.store import record_dir
+from bench.records.store import write_record as store_record
 
 TASKS = [
     {"name": "semantic", "primary": "mIoU", "title": "Segmentation", "abbrev": "Seg.",

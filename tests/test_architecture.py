@@ -1,4 +1,6 @@
-"""The import graph of ``bench/`` and ``methods/``: no cycles, and dependencies that point one way.
+"""The import graph of ``bench/`` and ``methods/``: no cycles, layers that point one way, no
+private name imported across modules, and a module table in ``docs/architecture.md`` that is
+complete against the tree.
 
 Every import statement of every module counts, also those inside functions.
 """
@@ -14,8 +16,30 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bench", "methods")
 
 #: what the report layer may import: records, their metadata, and itself
-REPORT_MAY_IMPORT = ("bench.report", "bench.record", "bench.metadata", "bench.store",
-                     "bench.errors", "bench.regimes")
+REPORT_MAY_IMPORT = ("bench.report", "bench.records", "bench.metadata", "bench.errors",
+                     "bench.labels.regimes")
+
+#: the layers of the harness, bottom first: a module imports only its own group and groups of
+#: lower layers (a group is a subpackage of ``bench``, a top-level module, or ``methods``)
+LAYERS: list[tuple[str, ...]] = [
+    ("bench", "bench.errors", "bench.metadata"),
+    ("bench.registry",),
+    ("bench.records", "bench.labels", "bench.metrics"),
+    ("bench.tasks",),
+    ("bench.nets", "bench.weightings", "bench.data"),
+    ("bench.config",),
+    ("bench.method",),
+    ("methods",),
+    ("bench.engine",),
+    ("bench.grid",),
+    ("bench.launch",),
+    ("bench.report",),
+    ("bench.studies",),
+    ("bench.cli",),
+    ("bench.__main__",),
+]
+#: the only modules at the top of ``bench/``
+TOP_LEVEL = {"bench", "bench.__main__", "bench.errors", "bench.metadata", "bench.registry"}
 
 
 def module_files() -> dict[str, Path]:
@@ -102,11 +126,61 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 GRAPH = import_graph()
 
 
+def group(module: str) -> str:
+    """The group of a module: ``methods``, a top-level module of bench, or its subpackage."""
+    parts = module.split(".")
+    if parts[0] == "methods":
+        return "methods"
+    return ".".join(parts[:2])
+
+
+def layer(module: str) -> int:
+    g = group(module)
+    return next(i for i, names in enumerate(LAYERS) if g in names)
+
+
 def test_the_graph_sees_imports_inside_functions():
     # bench.registry imports nothing of methods/: the registry finds them by name
     assert "bench.errors" in GRAPH["bench.registry"]
     assert not any(m.startswith("methods") for m in GRAPH["bench.registry"])
-    assert "bench.metrics" in GRAPH["bench.tasks.semantic"]  # imported inside a method
+    assert "bench.metrics.semantic" in GRAPH["bench.tasks.semantic"]  # inside a method
+
+
+def test_every_module_has_a_layer():
+    assert sorted({group(m) for m in GRAPH} - {g for names in LAYERS for g in names}) == []
+
+
+def test_no_import_points_up_a_layer():
+    """Launchers above the engine above methods above nets…: an import of a higher layer, or
+    of another group of the same layer, is a dependency pointing the wrong way."""
+    bad = sorted(f"{m} -> {t}" for m, targets in GRAPH.items() for t in targets
+                 if group(m) != group(t) and layer(t) >= layer(m))
+    assert bad == []
+
+
+def test_layer_check_finds_an_upward_import():
+    assert layer("bench.engine.execute") > layer("bench.method.base") > layer("bench.tasks.base")
+    assert layer("bench.launch.claim") > layer("bench.engine.execute")
+
+
+def test_no_module_imports_a_private_name_of_another():
+    modules = set(GRAPH)
+    bad = []
+    for name, path in module_files().items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                if node.module.split(".")[0] not in PACKAGES or node.module == name:
+                    continue
+                bad += [f"{name}: from {node.module} import {a.name}" for a in node.names
+                        if a.name.startswith("_") and not a.name.startswith("__")
+                        and f"{node.module}.{a.name}" not in modules]
+    assert bad == []
+
+
+def test_the_top_of_bench_keeps_only_a_few_modules():
+    top = {m for m in GRAPH if m.startswith("bench") and m.count(".") <= 1
+           and not (ROOT / Path(*m.split("."))).is_dir()}
+    assert top == TOP_LEVEL - {"bench"}
 
 
 def test_no_import_cycles():
@@ -131,7 +205,16 @@ def test_report_layer_reads_records_and_metadata_only(module):
 
 
 def test_tasks_depend_on_nothing_above_them():
-    allowed = ("bench.tasks", "bench.metrics", "bench.errors")
+    allowed = ("bench.tasks", "bench.metrics", "bench.errors", "bench.registry")
     for module, targets in GRAPH.items():
         if module.startswith("bench.tasks"):
             assert sorted(t for t in targets if not t.startswith(allowed)) == [], module
+
+
+def test_a_test_outside_slow_cannot_build_a_runner():
+    """The fast suite does not train: conftest's guard fails a test that builds a Runner."""
+    from conftest import BuildsRunnerOutsideSlow
+    from mmengine.runner import Runner
+
+    with pytest.raises(BuildsRunnerOutsideSlow, match="not marked slow"):
+        Runner(model=None, work_dir="unused")

@@ -14,11 +14,11 @@ import torch
 from records import metrics_of, write_record
 
 from bench.cli import main
+from bench.config.profiles import find_profile
 from bench.engine.hooks import RunStateHook
-from bench.grid import expand_grid, plan, prepare_dataset
-from bench.profiles import find_profile
-from bench.record import RecordError
-from bench.store import RECORD, load_record_file
+from bench.grid.plan import expand_grid, plan, prepare_dataset
+from bench.records.record import RecordError
+from bench.records.store import RECORD, load_record_file
 
 
 def _run_argv(nyuv2_root: Path, results: Path, *extra: str) -> list[str]:

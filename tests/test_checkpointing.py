@@ -15,13 +15,13 @@ import torch
 from killpoints import SimulatedKill
 from mmengine.fileio.backends.local_backend import LocalBackend
 
-from bench.engine import checkpointing as ck
-from bench.engine.checkpoint import load_from_local_weights_only
+from bench.engine import checkpoints as ck
+from bench.engine.weights_only import load_from_local_weights_only
 from bench.errors import BenchError
 
 
 class FakeRunner:
-    """What :func:`bench.engine.checkpointing.save_checkpoint` uses of a Runner."""
+    """What :func:`bench.engine.checkpoints.save_checkpoint` uses of a Runner."""
 
     def __init__(self, work: Path) -> None:
         self.work_dir = str(work)

@@ -15,7 +15,7 @@ from signals import interruptible
 
 from bench.cli import main
 from bench.engine.threads import CPU_THREADS
-from bench.store import iter_records
+from bench.records.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

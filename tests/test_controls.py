@@ -7,10 +7,12 @@ import torch
 import torch.nn.functional as F
 from views import views
 
+from bench.method.crosstask import mean_cosine_distance, other_labelled_images, pair_rows
 from bench.nets.mapping import pair_index
 from bench.registry import METHODS, method_info, method_names, method_options, method_sets
-from bench.tasks import DepthTask, NormalTask, SemanticTask
-from methods.crosstask import mean_cosine_distance, other_labelled_images, pair_rows
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 
 TASKS = [SemanticTask(5), DepthTask(), NormalTask()]
 B, H, W = 6, 32, 32

@@ -12,11 +12,13 @@ import torch
 import torch.nn.functional as F
 from views import views
 
+from bench.labels.regimes import parse_regime
+from bench.method.crosstask import mean_cosine_distance
 from bench.nets.mapping import pair_index
-from bench.regimes import parse_regime
-from bench.tasks import DepthTask, NormalTask, SemanticTask
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 from methods.contrastive import ContrastiveLoss
-from methods.crosstask import mean_cosine_distance
 from methods.direct_map import DirectMap
 from methods.discriminator import DiscriminatorLoss, pair_bce
 from methods.perceptual_map import PerceptualMap

@@ -11,7 +11,9 @@ from views import views
 from bench.data.nyuv2 import NYUv2
 from bench.nets.mapping import CrossTaskMapping
 from bench.registry import METHODS, method_names
-from bench.tasks import DepthTask, NormalTask, SemanticTask
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 from methods.discriminator import DiscriminatorLoss
 from methods.ssl import SemiSupervised
 

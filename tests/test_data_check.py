@@ -15,7 +15,7 @@ import pytest
 from layouts import write_nyuv2
 
 from bench.cli import main
-from bench.data.base import VALIDATE_SAMPLES, _spread
+from bench.data.base import VALIDATE_SAMPLES, spread_indices
 from bench.data.check import cache_path, check_files
 from bench.data.nyuv2 import NYUv2
 
@@ -27,7 +27,7 @@ UNSAMPLED = 2
 def clean(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("clean") / "nyuv2"
     write_nyuv2(root, n_train=16, n_val=8, h=H, w=W)
-    assert UNSAMPLED not in _spread(16, VALIDATE_SAMPLES)
+    assert UNSAMPLED not in spread_indices(16, VALIDATE_SAMPLES)
     return root
 
 

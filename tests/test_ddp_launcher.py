@@ -13,11 +13,11 @@ import pytest
 from polling import wait_until, zombie
 
 import bench.engine.execute as execute
-from bench.engine.ddp import launcher_gone
-from bench.profiles import parse_overrides
+from bench.config.profiles import parse_overrides
+from bench.config.runspec import RunSpec, resolve
+from bench.launch.torchrun_rank import launcher_gone
+from bench.records.store import read_record
 from bench.registry import get_dataset
-from bench.runspec import RunSpec, resolve
-from bench.store import read_record
 
 LAUNCHER = """
 import sys

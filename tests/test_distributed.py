@@ -13,13 +13,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from bench.engine.build import EpochSampler, ShardSampler
-from bench.engine.distributed import (
-    convert_batchnorm,
-    distributed_wrappers,
-    sync_running_statistics,
-)
-from bench.perf import random_batch
+from bench.engine.distributed import convert_batchnorm, distributed_wrappers
+from bench.nets.norm import sync_running_statistics
 from bench.registry import METHODS, get_dataset
+from bench.studies.perf import random_batch
 
 GLOBAL_BATCH = 8
 STEPS = 3

@@ -8,8 +8,8 @@ import torch
 from pyEdgeEval.common.binary_label import evaluate_boundaries as reference_module
 from pyEdgeEval.preprocess import binary_thin
 
-from bench import metrics_edge
-from bench.edge_thinning import thin_stack
+from bench.metrics import edge as metrics_edge
+from bench.metrics.edge_thinning import thin_stack
 
 
 def smooth_field(rng: np.random.Generator, h: int, w: int) -> np.ndarray:

@@ -13,15 +13,16 @@ import pytest
 from gpu_workers import note_device
 
 from bench.cli import main
+from bench.config.runspec import RunSpec, group_hash
 from bench.engine.progress import NullSink
 from bench.errors import BenchError
-from bench.grid import PlannedRun
+from bench.grid.plan import PlannedRun
 from bench.launch.devices import device_memory, fake_devices
-from bench.launch.gpu_pool import execute_on_gpus
+from bench.launch.gpus import execute_on_gpus
+from bench.launch.outcomes import GridCounts
 from bench.launch.packing import CONTEXT_BYTES, MemoryEstimates, Packer, need_bytes
-from bench.record import Record
-from bench.runspec import RunSpec, group_hash
-from bench.store import iter_records
+from bench.records.record import Record
+from bench.records.store import iter_records
 
 GiB = 2**30
 
@@ -95,7 +96,7 @@ def test_pool_sets_cuda_visible_devices_and_respects_memory(tmp_path):
             estimates.peaks[group_hash(config)] = int((need - CONTEXT_BYTES) / 1.2) + 1
         runs.append(PlannedRun(RunSpec("sl", "nyuv2", "onelabel", i, "smoke"), config,
                                tmp_path / f"run{i}", False))
-    counts = execute_on_gpus(runs, memory, estimates, NullSink(), {}, target=note_device,
+    counts = execute_on_gpus(runs, memory, estimates, GridCounts(NullSink()), target=note_device,
                              on_place=lambda run, p: placed.__setitem__(run.directory, p))
     assert counts == {"skipped": len(runs)}
     seen = {r.directory: json.loads((r.directory / "worker.json").read_text()) for r in runs}

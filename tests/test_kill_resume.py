@@ -23,8 +23,8 @@ from killpoints import KillSwitch, SimulatedKill, install
 from polling import wait_until
 
 from bench.cli import main
-from bench.locks import is_locked
-from bench.store import iter_records
+from bench.records.locks import is_locked
+from bench.records.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS = 20

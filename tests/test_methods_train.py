@@ -9,8 +9,8 @@ import torch
 
 from bench.cli import main
 from bench.engine import hooks as hooks_mod
+from bench.records.store import iter_records
 from bench.registry import method_names
-from bench.store import iter_records
 
 pytestmark = pytest.mark.slow
 ALL = method_names()

@@ -14,7 +14,9 @@ from bench.metrics import (
     histogram_median,
     semantic_scores,
 )
-from bench.tasks import DepthTask, NormalTask, SemanticTask
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 
 
 def _evaluate(metric, batches):

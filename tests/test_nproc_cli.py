@@ -20,8 +20,8 @@ from polling import alive, wait_until
 from signals import interruptible
 
 from bench.cli import main
-from bench.record import Record
-from bench.store import iter_records
+from bench.records.record import Record
+from bench.records.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ["run", "--methods", "sl", "--dataset", "synthetic-nyuv2", "--regimes", "onelabel",

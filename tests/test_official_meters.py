@@ -17,7 +17,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.evaluator import Evaluator
 
-from bench.tasks import DepthTask, NormalTask, SemanticTask
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 
 B, H, W, C = 3, 16, 24, 5
 

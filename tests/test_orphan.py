@@ -1,4 +1,4 @@
-"""Workers end with the process that started them (:func:`bench.engine.orphan.exit_with_parent`):
+"""Workers end with the process that started them (:func:`bench.launch.orphan.exit_with_parent`):
 a worker whose parent is SIGKILLed exits, also while the dead parent is still an unreaped
 zombie, and one whose parent lives goes on."""
 
@@ -22,7 +22,7 @@ sys.stdin.read()
 #: the worker: watches its parent, then idles as if it were training
 WORKER = """
 import os, time
-from bench.engine.orphan import exit_with_parent
+from bench.launch.orphan import exit_with_parent
 exit_with_parent(os.getppid(), poll_s=0.05)
 time.sleep(60)
 """

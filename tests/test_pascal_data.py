@@ -15,12 +15,13 @@ from scipy.io import savemat
 
 from bench.cli import main
 from bench.data.affine import warp_sample
-from bench.data.base import VALIDATE_SAMPLES, _spread
+from bench.data.base import VALIDATE_SAMPLES, spread_indices
 from bench.data.check import cache_path, check_files
 from bench.data.pascal_context import PascalContext
 from bench.errors import BenchError, DatasetError
-from bench.regimes import parse_regime
-from bench.tasks import NormalL1Task, SemanticTask
+from bench.labels.regimes import parse_regime
+from bench.tasks.normal_l1 import NormalL1Task
+from bench.tasks.semantic import SemanticTask
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +204,7 @@ def test_synthetic_pascal_is_written_in_the_real_layout(tmp_path):
 def pascal16(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = write_pascal(tmp_path_factory.mktemp("pascal16") / "pascal_context", n_train=16,
                         n_val=4, h=24, w=32)
-    assert not {2, 5, 7} & set(_spread(16, VALIDATE_SAMPLES))  # the layout check skips them
+    assert not {2, 5, 7} & set(spread_indices(16, VALIDATE_SAMPLES))  # the layout check skips them
     return root
 
 
@@ -251,7 +252,7 @@ def test_the_full_data_check_is_cached_per_image(pascal16, tmp_path):
 
 def test_a_run_reads_the_split_file_with_the_training_ids(pascal_root, tmp_path):
     from bench.engine.build import run_mask
-    from bench.splits import carve_validation
+    from bench.labels.validation import carve_validation
 
     ids = PascalContext.image_ids(pascal_root, "train")
     path = tmp_path / "split.npy"

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.metrics_edge import EdgeMetric, edge_counts, ods_f
-from bench.metrics_parts import HumanPartsMetric
-from bench.metrics_saliency import SaliencyMetric, saliency_scores, saliency_stats
-from bench.tasks import EdgeTask, HumanPartsTask, NormalL1Task, SaliencyTask
+from bench.metrics.edge import EdgeMetric, edge_counts, ods_f
+from bench.metrics.parts import HumanPartsMetric
+from bench.metrics.saliency import SaliencyMetric, saliency_scores, saliency_stats
+from bench.tasks.edge import EdgeTask
+from bench.tasks.human_parts import HumanPartsTask
+from bench.tasks.normal_l1 import NormalL1Task
+from bench.tasks.saliency import SaliencyTask
 
 S = 128  # image side: tolerance 0.0075 × diagonal ≈ 1.36 px
 

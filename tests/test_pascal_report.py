@@ -11,11 +11,11 @@ from records import method_info
 
 from bench.cli import main
 from bench.data.pascal_context import PascalContext
+from bench.labels.regimes import parse_regime
 from bench.metadata import DatasetInfo
-from bench.record import Record, TaskEntry
-from bench.regimes import parse_regime
+from bench.records.record import Record, TaskEntry
+from bench.records.store import record_dir, write_record
 from bench.report.paper import published
-from bench.store import record_dir, write_record
 
 TASKS = PascalContext.build_tasks()
 

@@ -7,9 +7,9 @@ import math
 import pytest
 
 from bench.cli import main
-from bench.perf import measure
+from bench.records.store import iter_records
 from bench.registry import method_names
-from bench.store import iter_records
+from bench.studies.perf import measure
 
 pytestmark = pytest.mark.slow
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.cli import main
 
 
+@pytest.mark.slow
 def test_perf_times_methods_and_weighted_rows(tmp_path, capsys):
     out = tmp_path / "perf.json"
     assert main(["perf", "--methods", "sl", "--weighting", "dwa", "--size", "32x32",

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 import methods
-from bench import registry
-from bench.registry import METHODS, method_info, method_names, method_sets
+from bench.registry import METHODS, method_info, method_names, method_sets, unregister
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +22,7 @@ PLUGIN = textwrap.dedent('''
 
     from bench.metadata import MethodInfo
     from bench.registry import register_method
-    from methods.base import PartialLabelMethod, TrainingViews
+    from bench.method.base import PartialLabelMethod, TrainingViews
 
 
     @register_method("{name}", MethodInfo(
@@ -38,6 +37,7 @@ PLUGIN = textwrap.dedent('''
 
 
 def test_every_module_of_the_methods_package_is_imported():
+    method_names()  # the first lookup imports the package's modules
     files = {p.stem for p in Path(methods.__file__).parent.glob("*.py") if p.stem != "__init__"}
     assert files <= {m.split(".")[-1] for m in sys.modules if m.startswith("methods.")}
 
@@ -47,16 +47,14 @@ def test_a_new_file_in_the_package_registers_itself(tmp_path, monkeypatch):
     (tmp_path / f"{name}.py").write_text(PLUGIN.format(name=name))
     monkeypatch.setattr(methods, "__path__", [*methods.__path__, str(tmp_path)])
     try:
-        methods.discover()
+        METHODS.rediscover()
         assert name in method_names()
         info = method_info(name)
         assert (info.display, info.colour, info.summary) == (
             "Toy Method", "#123456", "toy: SL plus an L2 penalty on depth")
         assert method_sets()["toys"] == [name] and name in method_sets()["all"]
     finally:
-        METHODS._module_dict.pop(name, None)
-        for table in (registry._INFO, registry._OPTIONS, registry._CLASS):
-            table.pop(name, None)
+        unregister(METHODS, name)
         sys.modules.pop(f"methods.{name}", None)
 
 

@@ -10,14 +10,14 @@ import torch
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from bench.cli import main
+from bench.config.profiles import find_profile, parse_overrides, resolve_profile
+from bench.config.runspec import RunSpec, config_hash, resolve
 from bench.engine.precision import CpuAutocastOptimWrapper, check_amp, make_optim_wrapper
 from bench.errors import BenchError
-from bench.perf import random_batch
-from bench.profiles import find_profile, parse_overrides, resolve_profile
+from bench.method.base import joint_step
+from bench.records.store import iter_records
 from bench.registry import METHODS, get_dataset
-from bench.runspec import RunSpec, config_hash, resolve
-from bench.store import iter_records
-from methods.base import joint_step
+from bench.studies.perf import random_batch
 
 TASKS = get_dataset("synthetic-nyuv2").build_tasks()
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.errors import BenchError
-from bench.regimes import SPLITS_DIR, mask_summary, pack_mask, parse_regime, unpack_mask
+from bench.labels.regimes import SPLITS_DIR, mask_summary, pack_mask, parse_regime, unpack_mask
 
 TASKS3 = ["semantic", "depth", "normal"]
 

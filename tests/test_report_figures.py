@@ -7,6 +7,7 @@ import pytest
 from records import metrics_of, write_record
 
 from bench.cli import main
+from bench.records.store import iter_records
 from bench.report.aggregate import DELTA
 from bench.report.bars import bar_figure
 from bench.report.curves import curves_figure
@@ -14,7 +15,6 @@ from bench.report.mapped import mapped_rows
 from bench.report.plotstyle import save_figure
 from bench.report.query import TableRequest, build_summary
 from bench.report.sweep import sweep_figure
-from bench.store import iter_records
 
 DS = "synthetic-nyuv2"
 RATIOS = ["ratio:1:9", "ratio:5:5", "ratio:9:1"]

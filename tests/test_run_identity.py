@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import shutil
 
 import pytest
 
 from bench.cli import main
+from bench.config.profiles import find_profile, parse_overrides
+from bench.config.runspec import RunSpec, config_hash, resolve
 from bench.data.nyuv2 import NYUv2
 from bench.errors import BenchError
-from bench.profiles import find_profile, parse_overrides
+from bench.method.base import PartialLabelMethod
+from bench.method.crosstask import PairwiseMappingMethod
 from bench.registry import method_class, method_defaults, method_names
-from bench.runspec import RunSpec, config_hash, resolve
-from methods.crosstask import PairwiseMappingMethod
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,11 @@ def spec(method: str, *overrides: str, profile: str = "smoke") -> RunSpec:
 def test_every_constructor_option_is_in_the_config(method, layout):
     options = resolve(spec(method), layout)["method"]["options"]
     assert set(method_defaults(method)) <= set(options)
-    engine = set(method_class(method).ENGINE_ARGS)
+    assert set(method_defaults(method)) == {f.name for f in
+                                            dataclasses.fields(method_class(method).Options)}
+    # what the engine fills in from the config's other sections is never a method option
+    engine = set(inspect.signature(PartialLabelMethod.__init__).parameters) - {"self", "options"}
+    assert engine == {"tasks", "width", "weighting", "reduction", "arch", "pretrained"}
     assert not engine & set(options)
 
 
@@ -39,10 +46,9 @@ def test_a_changed_default_changes_the_hash(layout, monkeypatch):
     """Editing a default (here Direct-Map's consistency weight, which no profile sets) must not
     leave old runs "already finished"."""
     before = config_hash(resolve(spec("direct_map"), layout))
-    init = PairwiseMappingMethod.__init__
-    defaults = list(init.__defaults__)
-    defaults[2] = 0.25  # (width, weighting, con_weight, reduction)
-    monkeypatch.setattr(init, "__defaults__", tuple(defaults))
+    field = next(f for f in dataclasses.fields(PairwiseMappingMethod.Options)
+                 if f.name == "con_weight")
+    monkeypatch.setattr(field, "default", 0.25)
     after = resolve(spec("direct_map"), layout)
     assert after["method"]["options"]["con_weight"] == 0.25
     assert config_hash(after) != before
@@ -119,7 +125,7 @@ def test_a_profile_file_is_identified_by_content_not_path(tmp_path, layout, monk
 def test_a_set_override_wins_over_the_profiles_dataset_section():
     """``quick`` sets PASCAL's size and epochs in its ``datasets.pascal_context`` section; a
     ``--set`` of the same keys must still take effect (it once was silently ignored there)."""
-    from bench.profiles import resolve_profile
+    from bench.config.profiles import resolve_profile
 
     keys = ("pascal_context", "synthetic-pascal")
     plain = resolve_profile(find_profile("quick"), keys)

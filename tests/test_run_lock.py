@@ -15,8 +15,8 @@ import pytest
 from polling import wait_until
 
 from bench.cli import main
-from bench.locks import RunLock, holder, is_locked
-from bench.store import RECORD, iter_records
+from bench.records.locks import RunLock, holder, is_locked
+from bench.records.store import RECORD, iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_lock_is_exclusive_and_released_on_exit(tmp_path):
     first.release()
     assert not is_locked(tmp_path / "run")
     # a holder killed with SIGKILL releases it too (the OS closes its files)
-    code = ("import sys, signal; sys.path.insert(0, sys.argv[1]); from bench.locks import RunLock;"
+    code = ("import sys, signal; sys.path.insert(0, sys.argv[1]); from bench.records.locks import RunLock;"
             "RunLock(sys.argv[2]).acquire(); print('held', flush=True); signal.pause()")
     proc = subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(tmp_path / "run")],
                             stdout=subprocess.PIPE, text=True)

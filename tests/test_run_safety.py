@@ -13,17 +13,17 @@ import torch
 from layouts import write_nyuv2
 from records import metrics_of, write_record
 
-import bench.preflight
+import bench.grid.preflight
 from bench.cli import main
-from bench.data.base import VALIDATE_SAMPLES, _spread
+from bench.config.profiles import find_profile, parse_overrides
+from bench.config.runspec import RunSpec, config_hash, resolve
+from bench.config.schema import DIVERGE_ABOVE
+from bench.data.base import VALIDATE_SAMPLES, spread_indices
 from bench.data.nyuv2 import NYUv2
 from bench.engine.hooks import DivergedError, RunStateHook
 from bench.engine.threads import CPU_THREADS
-from bench.fileio import atomic_write_json
-from bench.profile_schema import DIVERGE_ABOVE
-from bench.profiles import find_profile, parse_overrides
-from bench.runspec import RunSpec, config_hash, resolve
-from bench.store import RECORD, iter_records
+from bench.records.atomic import atomic_write_json
+from bench.records.store import RECORD, iter_records
 
 
 @pytest.fixture
@@ -119,14 +119,14 @@ def test_results_do_not_depend_on_the_thread_count(nyuv2_root, tmp_path):
 def test_nan_in_the_data_is_never_recorded_as_diverged(tmp_path, monkeypatch):
     data = tmp_path / "data"
     root = write_nyuv2(data / "nyuv2", n_train=16, n_val=8, h=64, w=64)
-    unsampled = [i for i in range(16) if i not in _spread(16, VALIDATE_SAMPLES)]
+    unsampled = [i for i in range(16) if i not in spread_indices(16, VALIDATE_SAMPLES)]
     for i in unsampled:  # NaN depth in most training images: the loss becomes NaN
         depth = np.load(root / "train" / "depth" / f"{i}.npy")
         depth[10:20, 10:20] = np.nan
         np.save(root / "train" / "depth" / f"{i}.npy", depth)
     # the full check is fooled (say, a cached verdict of a file replaced by one of the same size
     # and time stamp): the run trains on NaN depth
-    monkeypatch.setattr(bench.preflight, "check_data", lambda *args: None)
+    monkeypatch.setattr(bench.grid.preflight, "check_data", lambda *args: None)
     assert main(_smoke(data, tmp_path / "r")) == 1
     rec = next(iter_records(tmp_path / "r"))
     assert rec.status == "failed" and rec.error["type"] == "DatasetError"

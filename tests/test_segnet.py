@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.data.nyuv2 import NYUv2
-from bench.nets import SegNet, segnet_filters
+from bench.nets.segnet import SegNet, segnet_filters
 
 FIXTURE = Path(__file__).parent / "fixtures" / "mtpsl_segnet_nyuv2_shapes.json"
 

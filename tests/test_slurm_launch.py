@@ -23,7 +23,7 @@ from bench.cli import main
 from bench.errors import BenchError
 from bench.launch.options import launcher_options, parse_time, read_launcher_profile
 from bench.launch.scheduler import ACTIVE, ENDED, QUEUED, slurm_kind
-from bench.store import iter_records
+from bench.records.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from records import metrics_of, write_record
 
-from bench.fileio import atomic_write_json
-from bench.grid import PlannedRun
+from bench.config.runspec import RunSpec
+from bench.grid.plan import PlannedRun
 from bench.launch.job import LAUNCH_FILE
 from bench.launch.scheduler import ACTIVE, ENDED, QUEUED, JobState
-from bench.locks import RunLock
-from bench.runspec import RunSpec
-from bench.status import count_states, grid_states
+from bench.launch.status import count_states, grid_states
+from bench.records.atomic import atomic_write_json
+from bench.records.locks import RunLock
 
 
 def _run(directory: Path, seed: int) -> PlannedRun:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.data.nyuv2 import NYUv2
-from bench.regimes import parse_regime
+from bench.labels.regimes import parse_regime
 from bench.weightings import TaskLosses, build_weighting, loss_matrix
 from methods.sl import SupervisedLearning
 from methods.stl import SingleTaskLearning

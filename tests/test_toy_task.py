@@ -18,9 +18,10 @@ from mmengine.evaluator import BaseMetric
 
 from bench.cli import main
 from bench.data.base import DenseDataset
+from bench.records.store import iter_records
 from bench.registry import DATASETS
-from bench.store import iter_records
-from bench.tasks import MetricSpec, SemanticTask, Task
+from bench.tasks import MetricSpec, Task
+from bench.tasks.semantic import SemanticTask
 
 
 class BrightAccuracy(BaseMetric):

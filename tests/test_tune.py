@@ -17,7 +17,7 @@ from polling import wait_until
 
 from bench.cli import main
 from bench.data.base import DenseDataset
-from bench.store import iter_records
+from bench.records.store import iter_records
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 
-from bench.tune import sampler_seed
+from bench.studies.tune import sampler_seed
 
 
 def _first_points(seed: int, study: optuna.Study, n: int) -> list[float]:

@@ -10,12 +10,12 @@ from records import metrics_of, write_record
 from bench.cli import main
 from bench.engine.build import build_dataloaders, training_split
 from bench.engine.evaluation import gain, improves, select_epoch
-from bench.regimes import parse_regime, training_mask
+from bench.labels.regimes import parse_regime, training_mask
+from bench.labels.validation import carve_validation, validation_size
+from bench.records.store import iter_records
 from bench.registry import get_dataset
 from bench.report.query import TableRequest, build_summary
 from bench.report.view import build_view
-from bench.splits import carve_validation, validation_size
-from bench.store import iter_records
 
 TASKS = get_dataset("nyuv2").build_tasks()
 

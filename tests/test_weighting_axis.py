@@ -11,15 +11,14 @@ from mmengine.logging import MessageHub
 from records import metrics_of, write_record
 
 from bench.cli import main
+from bench.config.profiles import find_profile, parse_overrides
+from bench.config.rows import cross_weightings, parse_weightings
+from bench.config.runspec import RunSpec, config_hash, resolve, run_dir
 from bench.data.nyuv2 import NYUv2
 from bench.errors import BenchError
-from bench.grid import expand_grid
-from bench.perf import random_batch
-from bench.profiles import find_profile, parse_overrides
-from bench.registry import METHODS, expand_methods, method_sets
-from bench.rows import cross_weightings, parse_weightings
-from bench.runspec import RunSpec, config_hash, resolve, run_dir
-from bench.weightings import weighting_names
+from bench.grid.plan import expand_grid
+from bench.registry import METHODS, expand_methods, method_sets, weighting_names
+from bench.studies.perf import random_batch
 
 TASKS = NYUv2.build_tasks()
 
@@ -101,7 +100,7 @@ def test_xtc_consistency_term_is_not_reweighted():
 @pytest.mark.parametrize("method,weighting", [("discriminator", "upgrad"), ("xtc", "gradnorm"),
                                               ("mtan", "mgda"), ("ssl", "dwa")])
 def test_every_kind_of_method_trains_with_a_weighting(method, weighting):
-    from bench.perf import _wrappers
+    from bench.studies.perf import _wrappers
 
     model = _build(method, weighting)
     wrappers = _wrappers(model)
@@ -200,16 +199,15 @@ def test_bad_weighting_input_exits_2_before_any_run(extra, expected, nyuv2_root,
 
 
 def test_tune_refuses_weighted_rows_and_power_pairs_controls_under_the_same_weighting(capsys):
-    import argparse
-
-    from bench.cli_power import power_specs
+    from bench.grid.request import GridRequest, select
     from bench.report.power import control_row
+    from bench.studies.power import power_specs, study_methods
 
     assert main(["tune", "--methods", "sl+dwa", "--dataset", "nyuv2", "--trials", "1"]) == 2
     assert "equal weights" in capsys.readouterr().err
-    args = argparse.Namespace(dataset="nyuv2", methods="xtc", weighting="equal,dwa",
-                              regimes="onelabel", seeds="0,1", set=None, profile="smoke")
-    specs, _, methods, _ = power_specs(args)
+    selection = select(GridRequest(dataset="nyuv2", methods="xtc", weighting="equal,dwa",
+                                   regimes="onelabel", seeds="0,1", profile="smoke"))
+    specs, methods = power_specs(selection), study_methods(selection)
     assert methods == ["xtc", "xtc+dwa", "sl+dwa"]
     assert {s.row for s in specs} == {"sl", "sl+dwa", "xtc", "xtc+dwa", "xtc-shuffled",
                                       "xtc-shuffled+dwa"}

@@ -2,7 +2,7 @@
 
 The kill is real (``tests/killable_bench.py``): the process stops half-way through writing its
 third checkpoint and is SIGKILLed there, so the rerun resumes through the kill-safe checkpoint
-path (:mod:`bench.engine.checkpointing`) from the checkpoint after epoch 2, and the weighting's
+path (:mod:`bench.engine.checkpoints`) from the checkpoint after epoch 2, and the weighting's
 state (DWA's loss history, GradNorm's weights and Adam moments) must come back from it: without
 it, DWA would restart at weights 1 and GradNorm at its initial losses, and the history differs.
 """
@@ -20,7 +20,7 @@ import pytest
 from polling import wait_until
 
 from bench.cli import main
-from bench.store import iter_records
+from bench.records.store import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 

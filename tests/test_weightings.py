@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from bench.weightings import TaskLosses, build_weighting, weighting_names
+from bench.registry import weighting_names
+from bench.weightings import TaskLosses, build_weighting
 from bench.weightings.dwa import dwa_weights
 from bench.weightings.gradnorm import gradnorm_gradient
 

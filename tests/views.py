@@ -1,10 +1,10 @@
-"""Build the :class:`~methods.base.TrainingViews` a method's ``extra_losses`` receives."""
+"""Build the :class:`~bench.method.base.TrainingViews` a method's ``extra_losses`` receives."""
 
 from __future__ import annotations
 
 import torch
 
-from methods.base import TrainingViews, View
+from bench.method.base import TrainingViews, View
 
 
 def views(mask: torch.Tensor, preds=None, labels=None, feature=None, image=None) -> TrainingViews:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from bench.errors import DatasetError
-from bench.fileio import atomic_write_json
+from bench.records.atomic import atomic_write_json
 from bench.tasks import Task
 
 #: a dataset adapter class (a :class:`bench.data.base.DenseDataset` subclass; not imported here,

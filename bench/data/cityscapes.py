@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from bench.data.base import DenseDataset
-from bench.registry import DATASETS
-from bench.tasks import DepthTask, SemanticTask, Task
+from bench.registry import register_dataset
+from bench.tasks import Task
+from bench.tasks.depth import DepthTask
+from bench.tasks.semantic import SemanticTask
 
 
-@DATASETS.register_module(name="cityscapes")
+@register_dataset("cityscapes")
 class Cityscapes(DenseDataset):
     """Cityscapes (2975 train / 500 val, 128×256): 7-class segmentation, inverse depth."""
 

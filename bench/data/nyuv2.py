@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from bench.data.base import DenseDataset
-from bench.registry import DATASETS
-from bench.tasks import DepthTask, NormalTask, SemanticTask, Task
+from bench.registry import register_dataset
+from bench.tasks import Task
+from bench.tasks.depth import DepthTask
+from bench.tasks.normal import NormalTask
+from bench.tasks.semantic import SemanticTask
 
 
-@DATASETS.register_module(name="nyuv2")
+@register_dataset("nyuv2")
 class NYUv2(DenseDataset):
     """NYUv2 (795 train / 654 val, 288×384): 13-class segmentation, depth, normals."""
 

@@ -29,17 +29,15 @@ import torch
 
 from bench.data import pascal_files as pf
 from bench.data.affine import RandomScaleRotate
-from bench.data.base import VALIDATE_SAMPLES, DenseDataset, LayoutInfo, _spread
+from bench.data.base import VALIDATE_SAMPLES, DenseDataset, LayoutInfo, spread_indices
 from bench.data.check import CheckUnit, label_problem
-from bench.registry import DATASETS
-from bench.tasks import (
-    EdgeTask,
-    HumanPartsTask,
-    NormalL1Task,
-    SaliencyTask,
-    SemanticTask,
-    Task,
-)
+from bench.registry import register_dataset
+from bench.tasks import Task
+from bench.tasks.edge import EdgeTask
+from bench.tasks.human_parts import HumanPartsTask
+from bench.tasks.normal_l1 import NormalL1Task
+from bench.tasks.saliency import SaliencyTask
+from bench.tasks.semantic import SemanticTask
 
 SPLITS = ("train", "val")
 SPLIT_LIST = Path("ImageSets") / "Context"
@@ -51,7 +49,7 @@ SALIENCY = "sal_distill"
 LABEL_MAPS = Path("pascal-context") / "trainval"
 
 
-@DATASETS.register_module(name="pascal_context")
+@register_dataset("pascal_context")
 class PascalContext(DenseDataset):
     """PASCAL-Context (4998 train / 5105 val, resized to 512×512): semseg, parts, normals, saliency, edges."""
 
@@ -256,7 +254,7 @@ class PascalContext(DenseDataset):
                 raise cls._error(root, f"{len(semseg_missing)} of the {len(ids)} {split} images "
                                        f"have no semseg PNG (e.g. "
                                        f"{root / SEMSEG_DIRS[-1] / (semseg_missing[0] + '.png')}).")
-            for k in _spread(len(ids), VALIDATE_SAMPLES):
+            for k in spread_indices(len(ids), VALIDATE_SAMPLES):
                 cls.read_arrays(root, ids[k])
             sizes[split] = len(ids)
         return LayoutInfo(root=root, sizes=sizes, height=cls.native_size[0],

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from bench.data.cityscapes import Cityscapes
 from bench.data.nyuv2 import NYUv2
 from bench.data.pascal_context import PascalContext
-from bench.registry import DATASETS
+from bench.registry import register_dataset
 
 
 class SyntheticMixin:
@@ -29,9 +29,10 @@ class SyntheticMixin:
     cache_in_memory = True
     default_profile = "quick"
     official_sizes = None
+    synthetic = True
 
     @classmethod
-    def manifest_expected(cls) -> dict:
+    def manifest_expected(cls) -> dict[str, Any]:
         from bench.data.synthetic.writer import GENERATOR_VERSION
 
         return {"kind": cls.synth_kind, "generator_version": GENERATOR_VERSION,
@@ -64,7 +65,7 @@ class SyntheticMixin:
         return True
 
 
-@DATASETS.register_module(name="synthetic-nyuv2")
+@register_dataset("synthetic-nyuv2")
 class SyntheticNYUv2(SyntheticMixin, NYUv2):
     """Procedural indoor scenes in the NYUv2 layout (13 classes, depth, normals), 64×96."""
 
@@ -79,7 +80,7 @@ class SyntheticNYUv2(SyntheticMixin, NYUv2):
     source = "Built in: generated on first use, or by `bench data synth --dataset synthetic-nyuv2`."
 
 
-@DATASETS.register_module(name="synthetic-cityscapes")
+@register_dataset("synthetic-cityscapes")
 class SyntheticCityscapes(SyntheticMixin, Cityscapes):
     """Procedural street scenes in the Cityscapes layout (7 classes, inverse depth), 64×128."""
 
@@ -95,7 +96,7 @@ class SyntheticCityscapes(SyntheticMixin, Cityscapes):
               "`bench data synth --dataset synthetic-cityscapes`.")
 
 
-@DATASETS.register_module(name="synthetic-pascal")
+@register_dataset("synthetic-pascal")
 class SyntheticPascal(SyntheticMixin, PascalContext):
     """Procedural PASCAL-like photographs in the PASCAL-Context layout (5 tasks), 128×128.
 
@@ -117,7 +118,7 @@ class SyntheticPascal(SyntheticMixin, PascalContext):
               "`bench data synth --dataset synthetic-pascal`.")
 
     @classmethod
-    def manifest_expected(cls) -> dict:
+    def manifest_expected(cls) -> dict[str, Any]:
         from bench.data.synthetic.pascal import PASCAL_GENERATOR_VERSION
 
         return {**super().manifest_expected(), "pascal_version": PASCAL_GENERATOR_VERSION}

@@ -15,9 +15,9 @@ from torch.utils.data import DataLoader, Sampler, default_collate
 from bench.data.base import DenseDataset
 from bench.engine.precision import amp_mode, channels_last, make_optim_wrapper
 from bench.errors import BenchError
-from bench.regimes import parse_regime, training_mask
+from bench.labels.regimes import parse_regime, training_mask
+from bench.labels.validation import TrainingSplit, carve_validation
 from bench.registry import METHODS, method_class
-from bench.splits import TrainingSplit, carve_validation
 
 
 class EpochSampler(Sampler):
@@ -106,7 +106,7 @@ class Loaders:
 
 
 def training_split(config: dict[str, Any]) -> TrainingSplit:
-    """The run's training images and validation subset (see :mod:`bench.splits`)."""
+    """The run's training images and validation subset (see :mod:`bench.labels.validation`)."""
     v = config["validation"]
     return carve_validation(int(config["dataset"]["images"]["train"]), float(v["fraction"]),
                             int(v["seed"]))
@@ -114,7 +114,7 @@ def training_split(config: dict[str, Any]) -> TrainingSplit:
 
 def run_mask(config: dict[str, Any], ds_cls: type[DenseDataset], split: TrainingSplit,
              seed: int) -> np.ndarray:
-    """The label mask ``[len(split.train), K]`` of a run (:func:`bench.regimes.training_mask`);
+    """The label mask ``[len(split.train), K]`` of a run (:func:`bench.labels.regimes.training_mask`);
     a split file that names images (PASCAL-Context's ``.npy``) is read with the dataset's
     training ids (``ImageSets/Context/train.txt``) and task keys."""
     regime = parse_regime(config["regime"])
@@ -123,7 +123,7 @@ def run_mask(config: dict[str, Any], ds_cls: type[DenseDataset], split: Training
     return training_mask(regime, split.train,
                          int(config["dataset"]["fingerprint"]["sizes"]["train"]),
                          list(ds_cls.task_names()), seed, ids=ids,
-                         file_keys=getattr(ds_cls, "split_file_keys", None))
+                         file_keys=ds_cls.split_file_keys)
 
 
 def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split: TrainingSplit,

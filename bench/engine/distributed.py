@@ -17,14 +17,15 @@ one-process step on the whole batch, up to float rounding:
   need nothing; its running statistics must get the mean over *all* rows of the global batch,
   not over the process's own rows (which would also let the processes' buffers drift apart).
   :func:`convert_batchnorm` makes those layers defer their updates, and
-  :func:`sync_running_statistics` (called by :meth:`methods.base.PartialLabelMethod.update` at
-  the end of every step) applies them with the rows of every process: the k-th call of a layer
-  in the step on each process forms one update, as one process's k-th call would. This equals
+  :func:`bench.nets.norm.sync_running_statistics` (called by
+  :meth:`bench.method.base.PartialLabelMethod.update` at the end of every step) applies them
+  with the rows of every process: the k-th call of a layer in the step on each process forms
+  one update, as one process's k-th call would. This equals
   one process whenever the processes make the same calls (every method calls each mapping once
   per step, except Perceptual-Map, whose second call a process skips when its shard has no
   rows for the pair).
 * The supervised and cross-task terms are means over images of per-image sums
-  (:mod:`bench.weighting`, :func:`methods.crosstask.reduce_rows`).
+  (:mod:`bench.weighting`, :func:`bench.method.crosstask.reduce_rows`).
 
 This does not hold for terms that couple the images of a batch or draw random numbers per
 row: Contrastive- and Discriminator-Loss take their negatives from the process's own shard,
@@ -32,7 +33,7 @@ the negative controls draw partners from it, and the Gumbel samples of segmentat
 (XTC, Direct-/Perceptual-Map) are drawn per process. A segmentation prediction is a mapping
 input whenever an image lacks the segmentation label *or has every label* (an image with every
 label takes every ordered pair, segmentation → others included,
-:func:`methods.crosstask.pair_rows`), so with segmentation among the tasks nearly every XTC
+:func:`bench.method.crosstask.pair_rows`), so with segmentation among the tasks nearly every XTC
 step draws. Rank 0 draws from the stream one process would, every other rank from its own
 stream seeded from (seed, rank) (:class:`bench.engine.hooks.RunStateHook`, which also
 checkpoints every stream); one process draws the rows of the whole batch from one stream. Those
@@ -41,7 +42,7 @@ task weightings that compute from the batch: DWA's loss ratios and its spread ov
 present, GradNorm's and the torchjd aggregators' per-task gradients are the process's shard's
 (the equal and uncertainty weightings are linear in the per-image losses and stay equal).
 
-``bench run --nproc N`` launches a run this way (:mod:`bench.engine.ddp`).
+``bench run --nproc N`` launches a run this way (:mod:`bench.launch.torchrun`).
 
 Why not mmengine's ``MMDistributedDataParallel``/``MMSeparateDistributedDataParallel``: the
 first calls ``optim_wrapper.update_params`` (which an ``OptimWrapperDict`` of several groups does
@@ -209,7 +210,7 @@ _CLASSES: dict[type, type] = {}
 def distributed_wrappers(optim_wrapper: Any) -> Any:
     """Make every wrapper (one, or each of an :class:`OptimWrapperDict` or of a dict of
     wrappers) average its gradients after a backward (in place; a no-op in one process).
-    :func:`methods.base.joint_step` averages the other groups of a joint backward through
+    :func:`bench.method.base.joint_step` averages the other groups of a joint backward through
     :meth:`average_gradients`."""
     if world_size() == 1:
         return optim_wrapper
@@ -283,7 +284,7 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
 
     Every plain ``nn.BatchNorm2d`` becomes a :class:`GlobalBatchNorm2d` with the same parameters
     and buffers; every per-image one (:class:`~bench.nets.norm.PerImageBatchNorm2d`) defers its
-    running-statistics updates to :func:`sync_running_statistics`. In one process both are
+    running-statistics updates to :func:`bench.nets.norm.sync_running_statistics`. In one process both are
     what they were (the deferred updates are applied locally by the same call).
     """
     for m in module.modules():
@@ -305,49 +306,3 @@ def _global_batchnorm(module: nn.Module) -> None:
             setattr(module, name, new)
         else:
             _global_batchnorm(child)
-
-
-def sync_running_statistics(module: nn.Module) -> None:
-    """Apply the deferred running-statistics updates of the per-image batch norms of ``module``
-    (:func:`convert_batchnorm`) with the rows of every process; a no-op without such layers.
-
-    Every process must call it at the same point of every training step (collective). Per
-    layer, the k-th call of the step on each process (the processes may make different numbers
-    of calls, or none) forms one update with the mean of the statistics over all their rows,
-    weighted by rows; slots without rows anywhere update nothing.
-    """
-    norms = [m for m in module.modules()
-             if isinstance(m, PerImageBatchNorm2d) and m._deferred is not None]
-    if not norms:
-        return
-    calls = [m.take_deferred() for m in norms]
-    size = world_size()
-    device = norms[0].running_mean.device
-    slots = torch.tensor([len(c) for c in calls], device=device)
-    if size > 1:
-        dist.all_reduce(slots, op=dist.ReduceOp.MAX)
-    parts: list[torch.Tensor] = []
-    for m, made, k in zip(norms, calls, slots.tolist(), strict=True):
-        for i in range(k):
-            if i < len(made):
-                rows, mean, var = made[i]
-                parts.append(torch.cat([mean.new_tensor([float(rows)]), mean * rows,
-                                        var * rows]).to(device, torch.float64))
-            else:
-                parts.append(torch.zeros(1 + 2 * m.num_features, device=device,
-                                         dtype=torch.float64))
-    if not parts:
-        return
-    flat = torch.cat(parts)
-    if size > 1:
-        dist.all_reduce(flat)
-    host = flat.cpu()  # one device synchronisation for the row counts
-    offset = 0
-    for m, k in zip(norms, slots.tolist(), strict=True):
-        c = m.num_features
-        for _ in range(k):
-            rows = float(host[offset])
-            if rows > 0:
-                m.update_running_statistics(flat[offset + 1:offset + 1 + c] / rows,
-                                            flat[offset + 1 + c:offset + 1 + 2 * c] / rows)
-            offset += 1 + 2 * c

@@ -7,7 +7,7 @@ evaluates the test split once, at the end, on that epoch's weights (see
 ``diverged`` or ``failed``), after the final weights and figure data, and only then are the
 training checkpoints dropped. An interrupted run (Ctrl-C, SIGKILL, at any instant) leaves no
 record but its checkpoints: running it again resumes from the newest intact one
-(:mod:`bench.engine.checkpointing`). The caller holds the run folder's lock (:mod:`bench.locks`).
+(:mod:`bench.engine.checkpoints`). The caller holds the run folder's lock (:mod:`bench.records.locks`).
 
 On the CPU a run uses a fixed number of threads (:mod:`bench.engine.threads`), so its numbers
 do not depend on ``--jobs``. A loss that is not finite or beyond ``train.diverge_above`` ends the
@@ -33,6 +33,8 @@ import torch
 from mmengine.device import get_device
 from mmengine.runner import Runner, set_random_seed
 
+from bench.config.runspec import RunSpec, config_hash, group_hash
+from bench.config.schema import DIVERGE_ABOVE
 from bench.data.check import check_files, problems_error
 from bench.engine.allocator import keep_freed_memory
 from bench.engine.build import (
@@ -44,8 +46,7 @@ from bench.engine.build import (
     run_mask,
     training_split,
 )
-from bench.engine.checkpoint import install_checkpoint_loader
-from bench.engine.checkpointing import (
+from bench.engine.checkpoints import (
     POINTER,
     KillSafeCheckpointHook,
     Recovery,
@@ -61,7 +62,7 @@ from bench.engine.distributed import (
     rank,
     world_size,
 )
-from bench.engine.environment import environment
+from bench.engine.environment import environment, launch_info
 from bench.engine.evaluation import evaluate
 from bench.engine.hooks import (
     AverageLogValuesHook,
@@ -75,18 +76,15 @@ from bench.engine.hooks import (
 from bench.engine.progress import NullSink, ProgressSink
 from bench.engine.threads import run_threads
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
+from bench.engine.weights_only import install_checkpoint_loader
 from bench.errors import BenchError
-from bench.fileio import remove_stale_temps
-from bench.launch.context import launch_info
+from bench.labels.regimes import mask_summary, pack_mask
+from bench.labels.validation import TrainingSplit
 from bench.metrics import metric_key
-from bench.profile_schema import DIVERGE_ABOVE
-from bench.record import Record, TaskEntry
-from bench.regimes import mask_summary, pack_mask
-from bench.registry import dataset_info, get_dataset, method_info
-from bench.runspec import RunSpec, config_hash, group_hash
-from bench.splits import TrainingSplit
-from bench.store import write_record
-from bench.weightings import weighting_info
+from bench.records.atomic import remove_stale_temps
+from bench.records.record import Record, TaskEntry
+from bench.records.store import write_record
+from bench.registry import dataset_info, get_dataset, method_info, weighting_info
 
 FINAL_WEIGHTS = "model_final.pth"
 BEST_WEIGHTS = "best.pth"
@@ -98,7 +96,7 @@ def run_one(spec: RunSpec, config: dict[str, Any], directory: Path,
             reraise: tuple[type[BaseException], ...] = ()) -> Record:
     """Train and evaluate one run in ``directory``; return (and write) its record.
 
-    The caller holds the lock of ``directory`` (:func:`bench.engine.claim.run_claimed`).
+    The caller holds the lock of ``directory`` (:func:`bench.launch.claim.run_claimed`).
     ``evaluate_test=False`` (tuning) never touches the test split: the record then holds the
     validation metrics of the selected epoch only, and no figure data. ``extra_hooks`` are added
     to the runner (e.g. the tuner's pruning hook); exceptions of a type in ``reraise`` end the
@@ -115,13 +113,13 @@ def run_rank(spec: RunSpec, config: dict[str, Any], directory: Path,
              extra_hooks: Sequence[Any] = (),
              reraise: tuple[type[BaseException], ...] = (),
              launcher_gone: Callable[[], bool] | None = None) -> Record | None:
-    """:func:`run_one` in one process of a data-parallel run (:mod:`bench.engine.ddp`), or
+    """:func:`run_one` in one process of a data-parallel run (:mod:`bench.launch.torchrun`), or
     alone: every process trains on its shard of each global batch and evaluates its share of the
     splits; rank 0 alone writes into ``directory`` (checkpoints, state, log, weights, record)
     and returns the record, the others keep their own files in a temporary folder, removed at
     the end, and return ``None``. They resume from the checkpoint rank 0 chose. An exception
     in rank 0 gives a failed record, as in one process; in another rank it propagates (the
-    launcher then ends the run, :mod:`bench.engine.ddp`). Nor does rank 0 write a failed record
+    launcher then ends the run, :mod:`bench.launch.torchrun`). Nor does rank 0 write a failed record
     when ``launcher_gone()`` says the ``bench run`` that launched the processes has disappeared:
     its error is then only the other processes exiting with it (killed together, they notice
     at different instants), and the run must resume from its checkpoint like any killed run.

@@ -13,12 +13,7 @@ from typing import Any
 import torch
 from mmengine.hooks import Hook
 
-from bench.engine.checkpoint import (
-    from_plain_message_hub,
-    rng_state,
-    set_rng_state,
-    to_plain_message_hub,
-)
+from bench.config.schema import DIVERGE_ABOVE
 from bench.engine.distributed import (
     average_log_values,
     gather_objects,
@@ -30,8 +25,13 @@ from bench.engine.distributed import (
 from bench.engine.evaluation import evaluate, improves, select_epoch
 from bench.engine.memory import PeakMemory
 from bench.engine.progress import ProgressSink
-from bench.fileio import atomic_write_json, atomic_write_with
-from bench.profile_schema import DIVERGE_ABOVE
+from bench.engine.weights_only import (
+    from_plain_message_hub,
+    rng_state,
+    set_rng_state,
+    to_plain_message_hub,
+)
+from bench.records.atomic import atomic_write_json, atomic_write_with
 from bench.tasks import Task
 
 
@@ -81,7 +81,7 @@ class RunStateHook(Hook):
       checkpoint and restored on resume, so a killed run ends with the same numbers and the same
       history as an uninterrupted one (CPU); ``bench_state.json`` mirrors the state between
       checkpoints (an unreadable one is ignored: the checkpoint's copy is authoritative);
-    * the message hub stored without ``HistoryBuffer`` objects (see :mod:`bench.engine.checkpoint`);
+    * the message hub stored without ``HistoryBuffer`` objects (see :mod:`bench.engine.weights_only`);
     * a non-finite loss, or one whose magnitude exceeds ``diverge_above``, stops training with
       :class:`DivergedError`.
 
@@ -280,7 +280,7 @@ class AverageLogValuesHook(Hook):
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """The model's ``state_dict`` at ``path``, written atomically (see :mod:`bench.fileio`)."""
+    """The model's ``state_dict`` at ``path``, written atomically (see :mod:`bench.records.atomic`)."""
     atomic_write_with(Path(path), lambda f: torch.save(model.state_dict(), f))
 
 
@@ -289,8 +289,9 @@ class ConsistencyRampHook(Hook):
 
     Before every training step the model's ``consistency_scale`` is set to
     :math:`\\min(1, (e + i / I) / E_r)` (epoch ``e``, step ``i`` of ``I``, ramp length
-    :math:`E_r` = the method's ``rampup_epochs`` option), as the official scripts' ``--rampup up``
-    does over 100 epochs; 1 when the method has no ramp-up. A function of the step alone, so a
+    :math:`E_r` = the method's declared
+    :attr:`~bench.method.base.PartialLabelMethod.rampup_epochs`), as the official scripts'
+    ``--rampup up`` does over 100 epochs; 1 when the method has no ramp-up. A function of the step alone, so a
     resumed run continues exactly.
     """
 
@@ -298,7 +299,7 @@ class ConsistencyRampHook(Hook):
 
     def before_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None) -> None:
         model = runner.model
-        epochs = float(getattr(model, "rampup_epochs", 0.0))
+        epochs = float(model.rampup_epochs)
         if epochs <= 0:
             return
         progress = runner.epoch + batch_idx / max(len(runner.train_dataloader), 1)

@@ -5,7 +5,7 @@
 * ``off`` (default): float32 everywhere.
 * ``bf16`` / ``fp16`` on CUDA: mmengine's :class:`~mmengine.optim.AmpOptimWrapper` per optimiser
   group: the forward runs under ``torch.autocast`` and the loss is scaled by a ``GradScaler``.
-  The groups that step after one backward (net, FiLM: :func:`methods.base.joint_step`) share
+  The groups that step after one backward (net, FiLM: :func:`bench.method.base.joint_step`) share
   the net group's scaler, the documented multi-optimiser recipe of ``torch.amp``: one scaled
   backward, ``scaler.step`` per optimiser, one ``scaler.update``.
 * ``bf16`` on the CPU: :class:`CpuAutocastOptimWrapper` (autocast to bfloat16, no loss scaling:

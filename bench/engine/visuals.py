@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.fileio import atomic_write_with
+from bench.records.atomic import atomic_write_with
 from bench.tasks import Task
 
 VISUALS = "visuals.npz"
@@ -95,21 +95,28 @@ def render_visuals(model: Any, dataset: Any, tasks: Sequence[Task],
             out[f"pred/{t.name}"] = to_uint8(np.stack([t.visualise(pred[i], lab[i])
                                                        for i in range(len(index))]))
             out[f"score/{t.name}"] = np.asarray(t.score_per_image(pred, lab), dtype=np.float64)
-        mapped = getattr(model, "mapped_pairs", None)
-        if callable(mapped):
-            middle = len(index) // 2
-            out.update(_pairs(mapped, tasks, image[middle].to(device),
-                              {k: v[middle].to(device) for k, v in labels.items()}))
+        middle = len(index) // 2
+        pair_labels = labels_of(labels, middle, device)
+        mapped = model.mapped_pairs(image[middle].to(device), pair_labels)
+        if mapped is not None:
+            out.update(_pairs(mapped, tasks, pair_labels))
             out["pair_image"] = np.asarray(index[middle])
     finally:
         model.train(was_training)
     return out
 
 
-def _pairs(mapped: Any, tasks: Sequence[Task], image: torch.Tensor,
+def labels_of(labels: dict[str, torch.Tensor], i: int, device: Any) -> dict[str, torch.Tensor]:
+    """The labels of image ``i`` of a stacked batch, on ``device``."""
+    return {k: v[i].to(device) for k, v in labels.items()}
+
+
+def _pairs(mapped: tuple[dict[str, torch.Tensor], list[dict[str, Any]]], tasks: Sequence[Task],
            labels: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """The figure arrays of :meth:`~bench.method.base.PartialLabelMethod.mapped_pairs`'s
+    output for one image with ``labels``."""
     by_name = {t.name: t for t in tasks}
-    preds, rows = mapped(image, labels)
+    preds, rows = mapped
     out: dict[str, list[Any]] = {k: [] for k in ("pairs", "pair/prediction", "pair/label",
                                                  "pair/source", "pair/target", "pair/cos",
                                                  "pair/stage", "pair/channels")}
@@ -129,5 +136,5 @@ def _pairs(mapped: Any, tasks: Sequence[Task], image: torch.Tensor,
 
 
 def write_visuals(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save ``arrays`` to ``path`` (compressed npz, written atomically, see :mod:`bench.fileio`)."""
+    """Save ``arrays`` to ``path`` (compressed npz, written atomically, see :mod:`bench.records.atomic`)."""
     atomic_write_with(Path(path), lambda f: np.savez_compressed(f, **arrays))

@@ -1,15 +1,15 @@
 """One run as a submitit job: what the job executes, and where its launch is written down.
 
 :class:`RunJob` is the callable submitit pickles for each run. In the job it claims the run
-(:func:`bench.engine.claim.run_claimed`, waiting if another process holds it) and trains it,
+(:func:`bench.launch.claim.run_claimed`, waiting if another process holds it) and trains it,
 resuming from the newest intact checkpoint. It is a :class:`submitit.helpers.Checkpointable`:
 when Slurm warns that the job reaches its time limit or is preempted (``USR2``), submitit calls
 :meth:`RunJob.checkpoint`, which resubmits the same call, and requeues the job; the requeued job
-resumes the run from its last kill-safe checkpoint (:mod:`bench.engine.checkpointing`), so at
+resumes the run from its last kill-safe checkpoint (:mod:`bench.engine.checkpoints`), so at
 most the epoch in progress is trained again.
 
 ``RUN/launch.json`` says which job trains a run and where its log is; the record of the run
-carries the same (``launch``, see :func:`bench.launch.context.launch_info`), so a run's log is
+carries the same (``launch``, see :func:`bench.engine.environment.launch_info`), so a run's log is
 found from either.
 """
 
@@ -23,8 +23,8 @@ from typing import Any
 
 import submitit
 
-from bench.fileio import atomic_write_json
-from bench.runspec import RunSpec
+from bench.config.runspec import RunSpec
+from bench.records.atomic import atomic_write_json
 
 LAUNCH_FILE = "launch.json"
 
@@ -54,7 +54,7 @@ class RunJob(submitit.helpers.Checkpointable):
         self.directory = directory
 
     def __call__(self) -> dict[str, Any]:
-        from bench.engine.claim import run_claimed
+        from bench.launch.claim import run_claimed
 
         sink = _PrintSink()
         sink.message(f"{self.spec.label()} in {self.directory} (python {sys.executable})")

@@ -26,9 +26,6 @@ from typing import Any
 
 from bench.errors import BenchError
 
-#: how ``bench run`` runs its grid
-LAUNCHERS = ("local", "slurm", "submitit-local")
-
 
 @dataclass
 class LauncherOptions:
@@ -164,11 +161,3 @@ def launcher_options(profile: Path | None, overrides: Mapping[str, Any]) -> Laun
     return LauncherOptions(**values)
 
 
-def check_launcher(name: str) -> str:
-    """``name`` if it is a launcher, else exit 2 with the valid ones."""
-    if name not in LAUNCHERS:
-        close = difflib.get_close_matches(name, LAUNCHERS, n=1, cutoff=0.5)
-        raise BenchError(f"Unknown launcher '{name}'.",
-                         (f"Did you mean '{close[0]}'? " if close else "")
-                         + f"Launchers: {', '.join(LAUNCHERS)}.")
-    return name

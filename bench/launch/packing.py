@@ -1,7 +1,7 @@
 """Which run goes on which GPU: packing runs by their measured memory, never over a device's.
 
 A run's memory need comes from the records of runs that differ from it only by seed
-(:func:`bench.runspec.group_hash`) and that ran on a GPU: their peak CUDA memory
+(:func:`bench.config.runspec.group_hash`) and that ran on a GPU: their peak CUDA memory
 (:class:`bench.engine.memory.PeakMemory`), times :data:`HEADROOM`, plus :data:`CONTEXT_BYTES`
 for the process's CUDA context and allocator slack. A run whose need is not known yet takes a
 device to itself; once the first run of its group has finished, the others of the group are
@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.record import Record
-from bench.runspec import group_hash
+from bench.config.runspec import group_hash
+from bench.records.record import Record
 
 HEADROOM = 1.2
 CONTEXT_BYTES = 768 * 2**20

@@ -1,5 +1,6 @@
-"""Networks: the SegNet backbone and the building blocks shared by the methods."""
+"""Networks: the backbones (one registered :class:`~bench.nets.arch.Architecture` each), their
+cross-task mappings and the building blocks shared by the methods.
 
-from bench.nets.segnet import SegNet, segnet_filters
-
-__all__ = ["SegNet", "segnet_filters"]
+The architecture registry (:data:`bench.registry.ARCHITECTURES`) imports every module of the
+package on its first lookup: a new backbone is one new module.
+"""

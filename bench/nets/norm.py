@@ -12,7 +12,7 @@ with the mean of the rows' statistics (the official code updates them once per c
 In a data-parallel run (:func:`bench.engine.distributed.convert_batchnorm`) each process maps only
 its own rows, so a layer *defers* its updates (:meth:`PerImageBatchNorm2d.defer_statistics`): it
 keeps the rows and statistics of each call of the step, and
-:func:`bench.engine.distributed.sync_running_statistics` applies them at the end of the step with
+:func:`sync_running_statistics` applies them at the end of the step with
 the mean over the rows of every process (:func:`combine_statistics`).
 """
 
@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -46,7 +47,7 @@ class PerImageBatchNorm2d(nn.BatchNorm2d):
     _pending: list[Statistics] | None = None
     #: in a data-parallel run (:meth:`defer_statistics`): the statistics of each call (each
     #: :func:`one_statistics_update` block) of the step, which
-    #: :func:`bench.engine.distributed.sync_running_statistics` applies
+    #: :func:`sync_running_statistics` applies
     _deferred: list[Statistics] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -69,6 +70,11 @@ class PerImageBatchNorm2d(nn.BatchNorm2d):
         (:meth:`take_deferred`, :meth:`update_running_statistics`)."""
         if self._deferred is None:
             self._deferred = []
+
+    @property
+    def deferring(self) -> bool:
+        """Whether its running-statistics updates are held back (:meth:`defer_statistics`)."""
+        return self._deferred is not None
 
     def take_deferred(self) -> list[Statistics]:
         """The statistics of the calls since the last take (one entry per call), emptied."""
@@ -112,3 +118,50 @@ def one_statistics_update(module: nn.Module) -> Iterator[None]:
         for m in norms:
             pending, m._pending = m._pending, None
             m._apply_pending(pending)
+
+
+def sync_running_statistics(module: nn.Module) -> None:
+    """Apply the deferred running-statistics updates of the per-image batch norms of ``module``
+    (:func:`bench.engine.distributed.convert_batchnorm`) with the rows of every process; a
+    no-op without such layers.
+
+    Every process must call it at the same point of every training step (collective). Per
+    layer, the k-th call of the step on each process (the processes may make different numbers
+    of calls, or none) forms one update with the mean of the statistics over all their rows,
+    weighted by rows; slots without rows anywhere update nothing.
+    """
+    norms = [m for m in module.modules()
+             if isinstance(m, PerImageBatchNorm2d) and m.deferring]
+    if not norms:
+        return
+    calls = [m.take_deferred() for m in norms]
+    size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    device = norms[0].running_mean.device
+    slots = torch.tensor([len(c) for c in calls], device=device)
+    if size > 1:
+        dist.all_reduce(slots, op=dist.ReduceOp.MAX)
+    parts: list[torch.Tensor] = []
+    for m, made, k in zip(norms, calls, slots.tolist(), strict=True):
+        for i in range(k):
+            if i < len(made):
+                rows, mean, var = made[i]
+                parts.append(torch.cat([mean.new_tensor([float(rows)]), mean * rows,
+                                        var * rows]).to(device, torch.float64))
+            else:
+                parts.append(torch.zeros(1 + 2 * m.num_features, device=device,
+                                         dtype=torch.float64))
+    if not parts:
+        return
+    flat = torch.cat(parts)
+    if size > 1:
+        dist.all_reduce(flat)
+    host = flat.cpu()  # one device synchronisation for the row counts
+    offset = 0
+    for m, k in zip(norms, slots.tolist(), strict=True):
+        c = m.num_features
+        for _ in range(k):
+            rows = float(host[offset])
+            if rows > 0:
+                m.update_running_statistics(flat[offset + 1:offset + 1 + c] / rows,
+                                            flat[offset + 1 + c:offset + 1 + 2 * c] / rows)
+            offset += 1 + 2 * c

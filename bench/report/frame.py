@@ -6,18 +6,19 @@ The ``method`` column is the run's table row: the method with equal weights (``s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from bench.record import Record
+from bench.records.record import Record
+from bench.records.store import scan_records
 from bench.report.names import Names
-from bench.store import scan_records
 
 META_COLUMNS = ["run_id", "group_id", "config_hash", "dataset", "method", "base_method",
-                "weighting", "regime", "seed",
+                "weighting", "regime", "seed", "overrides",
                 "profile", "status", "finished_at", "path", "selection", "loss_reduction",
                 "val_fraction", "val_images", "tuning"]
 
@@ -66,6 +67,7 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
             "run_id": r.run_id, "group_id": r.group_id, "config_hash": r.config_hash,
             "dataset": r.dataset, "method": r.row, "base_method": r.method,
             "weighting": r.weighting, "regime": r.regime, "seed": r.seed,
+            "overrides": overrides_text(r.spec.get("overrides")),
             "profile": r.profile, "status": r.status, "finished_at": r.finished_at,
             "path": str(r.path) if r.path else None,
             # the protocol options a table names (records of schema 1 predate them)
@@ -81,6 +83,12 @@ def records_frame(records: Iterable[Record]) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=META_COLUMNS)
     return frame
+
+
+def overrides_text(overrides: object) -> str:
+    """The ``--set`` overrides of a run as a canonical, order-free text (``[]`` for none)."""
+    pairs = sorted(json.dumps(list(o), sort_keys=True, default=str) for o in overrides or ())
+    return "[" + ",".join(pairs) + "]"
 
 
 def tuning_text(tuning: dict | None) -> str:

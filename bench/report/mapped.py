@@ -16,7 +16,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
-from bench.record import Record
+from bench.records.record import Record
 from bench.report.names import Names
 from bench.report.plotstyle import TEXT_WIDTH, paper_style
 from bench.report.qualitative import blank, read_visuals

@@ -4,7 +4,7 @@ Registered names (``sl``, ``onelabel``) stay the keys everywhere; this module on
 they are printed. A table row is a method with its task weighting, keyed ``sl`` (equal weights)
 or ``sl+dwa`` and printed "Supervised Learning + DWA". Method, weighting and dataset names,
 colours and order come from the metadata the records carry (:class:`Names`, built from the
-records); regimes are named from their parsed form (:class:`bench.regimes.Regime`). Paper-facing
+records); regimes are named from their parsed form (:class:`bench.labels.regimes.Regime`). Paper-facing
 outputs (LaTeX, Markdown, figures) use the paper's names ("Supervised Learning", "one");
 terminal and CSV outputs keep the names one types on the command line.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from bench.errors import BenchError
+from bench.labels.regimes import Regime, parse_regime
 from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo
-from bench.record import Record
-from bench.regimes import Regime, parse_regime
+from bench.records.record import Record
 
 REGIME_DISPLAY = {"full": "full", "randomlabels": "random", "onelabel": "one"}
 REGIME_MEANING = {

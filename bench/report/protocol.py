@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bench.record import Record
+from bench.records.record import Record
 
 
 def encoder_statements(records: Iterable[Record], run_ids: set[str]) -> list[str]:

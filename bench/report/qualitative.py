@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bench.errors import BenchError
-from bench.record import Record, TaskEntry
+from bench.records.record import Record, TaskEntry
 from bench.report.aggregate import Summary
 from bench.report.names import arrow, regime_display
 from bench.report.plotstyle import TEXT_WIDTH, paper_style
@@ -55,7 +55,7 @@ def pick_regime(summary: Summary, wanted: str | None) -> str:
     """``wanted``, else ``onelabel``, else the first partial regime, else the first one."""
     regimes = list(dict.fromkeys(r for r, _ in summary.table.index))
     if wanted:
-        from bench.regimes import parse_regime
+        from bench.labels.regimes import parse_regime
 
         wanted = parse_regime(wanted).name
         if wanted not in regimes:

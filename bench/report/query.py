@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bench.errors import BenchError, unknown_name
 from bench.report.aggregate import Baseline, Summary, select_runs, summarise
-from bench.report.frame import RecordSet, load_records, runs_root
+from bench.report.frame import RecordSet, load_records, overrides_text, runs_root
 from bench.report.protocol import encoder_statements
 
 #: Δm baseline when the default (STL) has no runs: SL trained with every label
@@ -24,13 +24,39 @@ class TableRequest:
 
     dataset: str
     results: Path
-    methods: list[str] | None = None
+    methods: list[str] | None = None  # rows: ``sl``, ``sl+dwa``
     regimes: list[str] | None = None
     profile: str | None = None  # None: the dataset's default (or the only one present); "any"
     baseline: str = "stl"
     baseline_explicit: bool = False
     interval: str = "std"
     notes: list[str] = field(default_factory=list)
+    #: only runs of these task weightings (``--weighting``), seeds (``--seeds``)
+    weightings: list[str] | None = None
+    seeds: list[int] | None = None
+    #: only runs made with exactly these ``--set`` overrides (``None``: any)
+    overrides: list[tuple[str, object]] | None = None
+
+
+def restrict(frame: object, request: TableRequest) -> object:
+    """The runs of a records frame that the request's seeds and overrides select (its methods
+    and weightings choose the rows shown, :func:`shown_rows`; the baseline may be another)."""
+    f = frame
+    if request.seeds is not None:
+        f = f[f["seed"].isin(request.seeds)]
+    if request.overrides is not None:
+        f = f[f["overrides"] == overrides_text(request.overrides)]
+    return f
+
+
+def shown_rows(request: TableRequest, runs: object) -> list[str] | None:
+    """The table rows the request shows: its methods (rows), of its weightings; None: all."""
+    if request.weightings is None:
+        return request.methods
+    rows = request.methods or list(dict.fromkeys(runs["method"]))
+    weighting = dict(zip(runs["method"], runs["weighting"], strict=True))
+    return [r for r in rows if weighting.get(r, r.partition("+")[2] or "equal")
+            in request.weightings]
 
 
 def datasets_with_records(results: Path) -> list[str]:
@@ -58,7 +84,7 @@ def canonical_regimes(regimes: list[str] | None) -> list[str] | None:
     """Regime strings as records store them (``ratio:1.0:9`` → ``ratio:1:9``)."""
     if not regimes:
         return None
-    from bench.regimes import parse_regime
+    from bench.labels.regimes import parse_regime
 
     return [parse_regime(r).name for r in regimes]
 
@@ -103,7 +129,7 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     """Validate ``request`` against the records and aggregate them."""
     records = records if records is not None else load_records(request.results, request.dataset)
     check_dataset(request.dataset, records, request.results)
-    frame = records.frame
+    frame = restrict(records.frame, request)
     present_methods = set(frame["method"].dropna().astype(str))
     check_names("method", request.methods, present_methods)
     baseline = Baseline.parse(request.baseline)
@@ -115,9 +141,10 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     profile = resolve_profile(request, records)
     runs, notes = select_runs(frame, profile=profile)
     notes = request.notes + notes
+    show = shown_rows(request, runs)
     shown = runs
-    if request.methods:
-        shown = shown[shown["method"].isin(request.methods)]
+    if show is not None:
+        shown = shown[shown["method"].isin(show)]
     if regimes:
         shown = shown[shown["regime"].isin(regimes)]
     where = f"{request.dataset}" + (f" (profile {profile})" if profile else "")
@@ -151,7 +178,7 @@ def build_summary(request: TableRequest, records: RecordSet | None = None
     for path, problem in records.problems:
         notes.append(f"unreadable record left out: {path} ({problem})")
     summary = summarise(runs, records.metrics, baseline=baseline, names=records.names,
-                        interval=request.interval, notes=notes, show_methods=request.methods,
+                        interval=request.interval, notes=notes, show_methods=show,
                         show_regimes=regimes)
     summary.setup = encoder_statements(records.records, set(shown["run_id"]))
     return summary, records

@@ -61,6 +61,10 @@ class Task(ABC):
     #: factor of the task's loss in the supervised objective (a protocol's per-task loss weight)
     loss_weight: float = 1.0
 
+    @dataclass(frozen=True)
+    class Options:
+        """A task takes no options from a profile: its dataset builds it with its arguments."""
+
     # -- labels ---------------------------------------------------------------------------------
     @abstractmethod
     def valid_mask(self, label: torch.Tensor) -> torch.Tensor:

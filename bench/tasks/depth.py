@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.registry import register_task
 from bench.tasks.base import MISSING_GREY, MetricSpec, Task
 
 
@@ -19,6 +20,7 @@ def depth_range(label: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi if hi > lo else lo + 1e-6)
 
 
+@register_task("depth")
 class DepthTask(Task):
     """Depth (or inverse depth): L1 over valid pixels (label ``0`` = missing); absolute error."""
 
@@ -78,13 +80,13 @@ class DepthTask(Task):
 
     # -- metrics --------------------------------------------------------------------------------
     def build_metric(self) -> Any:
-        from bench.metrics import DepthMetric
+        from bench.metrics.depth import DepthMetric
 
         return DepthMetric(self.name)
 
     def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
         """Mean absolute error of each image over its valid pixels."""
-        from bench.metrics import depth_stats_per_image
+        from bench.metrics.depth import depth_stats_per_image
 
         stats = depth_stats_per_image(pred.float(), label.float()).cpu().numpy()
         return [s[0] / s[2] if s[2] else float("nan") for s in stats]

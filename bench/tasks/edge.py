@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from bench.registry import register_task
 from bench.tasks.base import MetricSpec
 from bench.tasks.binary import BinaryTask
 
@@ -18,13 +19,14 @@ EDGE_MAX_DIST = 0.0075
 EDGE_THRESHOLDS = 99
 
 
+@register_task("edge")
 class EdgeTask(BinaryTask):
     """Binary semantic edges: BCE with fixed positive weight 0.95, loss weight 50, odsF.
 
     Per pixel :math:`-0.95\\,y \\log\\sigma(o) - 0.05\\,(1-y) \\log(1-\\sigma(o))`, averaged over the
     image (Vandenhende et al.'s ``BalancedCrossEntropyLoss(pos_weight=0.95)``). The metric is the
     optimal dataset F-measure of the BSDS boundary benchmark, computed with pyEdgeEval
-    (:mod:`bench.metrics_edge`).
+    (:mod:`bench.metrics.edge`).
     """
 
     title = "Edge"
@@ -45,13 +47,13 @@ class EdgeTask(BinaryTask):
         return torch.full((label.shape[0], 1, 1), self.positive, device=label.device)
 
     def build_metric(self) -> Any:
-        from bench.metrics_edge import EdgeMetric
+        from bench.metrics.edge import EdgeMetric
 
         return EdgeMetric(self.name, max_dist=self.max_dist, thresholds=self.thresholds)
 
     def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
         """F-measure (%) of each image at its best threshold (the image's oisF)."""
-        from bench.metrics_edge import edge_counts, f_measure_at_best
+        from bench.metrics.edge import edge_counts, f_measure_at_best
 
         probs = torch.sigmoid(pred.float())
         return [f_measure_at_best(edge_counts(p, lab, self.max_dist, self.thresholds))

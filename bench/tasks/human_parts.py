@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.registry import register_task
 from bench.tasks.semantic import SemanticTask
 
 #: PASCAL-Part body parts grouped as in Vandenhende et al. (6 parts + background)
 PART_NAMES = ("background", "head", "torso", "upper arm", "lower arm", "upper leg", "lower leg")
 
 
+@register_task("human_parts")
 class HumanPartsTask(SemanticTask):
     """Human-part segmentation: cross-entropy, labels −1 ignored; mIoU over images with people.
 
@@ -24,6 +26,6 @@ class HumanPartsTask(SemanticTask):
         super().__init__(len(PART_NAMES), name=name, loss_weight=loss_weight)
 
     def build_metric(self) -> Any:
-        from bench.metrics_parts import HumanPartsMetric
+        from bench.metrics.parts import HumanPartsMetric
 
         return HumanPartsMetric(self.name, self.num_classes)

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.registry import register_task
 from bench.tasks.base import MISSING_GREY, MetricSpec, Task
 
 
+@register_task("normal")
 class NormalTask(Task):
     """Surface normals: cosine loss over valid pixels (all-zero label = missing); angle errors."""
 
@@ -90,13 +92,13 @@ class NormalTask(Task):
 
     # -- metrics --------------------------------------------------------------------------------
     def build_metric(self) -> Any:
-        from bench.metrics import NormalMetric
+        from bench.metrics.normal import NormalMetric
 
         return NormalMetric(self.name)
 
     def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
         """Mean angle error (°) of each image over its valid pixels."""
-        from bench.metrics import normal_stats_per_image
+        from bench.metrics.normal import normal_stats_per_image
 
         sums, _ = normal_stats_per_image(pred.float(), label.float())
         return [s[0] / s[1] if s[1] else float("nan") for s in sums.cpu().numpy()]

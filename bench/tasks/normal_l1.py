@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from bench.registry import register_task
 from bench.tasks.normal import NormalTask
 
 
+@register_task("normal_l1")
 class NormalL1Task(NormalTask):
     """Surface normals trained with L1 on the unit prediction; metrics as :class:`NormalTask`.
 

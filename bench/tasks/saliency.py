@@ -6,10 +6,12 @@ from typing import Any
 
 import torch
 
+from bench.registry import register_task
 from bench.tasks.base import MetricSpec
 from bench.tasks.binary import BinaryTask
 
 
+@register_task("saliency")
 class SaliencyTask(BinaryTask):
     """Binary saliency (Vandenhende et al.): balanced BCE with the HED weight, IoU and maxF.
 
@@ -37,13 +39,13 @@ class SaliencyTask(BinaryTask):
         return w.view(-1, 1, 1)
 
     def build_metric(self) -> Any:
-        from bench.metrics_saliency import SaliencyMetric
+        from bench.metrics.saliency import SaliencyMetric
 
         return SaliencyMetric(self.name)
 
     def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
         """IoU (%) of each image at the threshold 0.5."""
-        from bench.metrics_saliency import saliency_stats
+        from bench.metrics.saliency import saliency_stats
 
         stats = saliency_stats(torch.sigmoid(pred.float()), label.float(), (0.5,))
         return [float(s[0, 0]) * 100 if s[0, 3] else float("nan") for s in stats]

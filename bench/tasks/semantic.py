@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.registry import register_task
 from bench.tasks.base import MetricSpec, Task
 from bench.tasks.spatial import CropParams, crop_resize
 
@@ -46,6 +47,7 @@ def palette(num_classes: int) -> np.ndarray:
     return np.vstack([PALETTE_13, rng.uniform(0.1, 0.95, (num_classes - len(PALETTE_13), 3))])
 
 
+@register_task("semantic")
 class SemanticTask(Task):
     """Semantic segmentation: per-pixel cross-entropy, labels ``-1`` ignored, mIoU."""
 
@@ -122,13 +124,13 @@ class SemanticTask(Task):
         return pred.argmax(1)
 
     def build_metric(self) -> Any:
-        from bench.metrics import SemanticMetric
+        from bench.metrics.semantic import SemanticMetric
 
         return SemanticMetric(self.name, self.num_classes)
 
     def score_per_image(self, pred: torch.Tensor, label: torch.Tensor) -> list[float]:
         """mIoU (%) of each image, over the classes in its label or prediction."""
-        from bench.metrics import confusion_per_image, semantic_scores
+        from bench.metrics.semantic import confusion_per_image, semantic_scores
 
         conf = confusion_per_image(pred.argmax(1), label, self.num_classes).cpu().numpy()
         return [semantic_scores(c)["mIoU"] for c in conf]

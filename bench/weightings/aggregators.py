@@ -7,6 +7,7 @@ Nash-MTL, IMTL-G, Aligned-MTL, UPGrad); torchjd is imported only when one is bui
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -14,7 +15,8 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.metadata import WeightingInfo
-from bench.weightings.base import Weighting, add_weighting
+from bench.registry import WEIGHTINGS, register_variant
+from bench.weightings.base import Weighting
 from bench.weightings.losses import TaskLosses
 from bench.weightings.shared import add_flat_gradient, shared_parameters, task_jacobian
 
@@ -61,18 +63,26 @@ class JacobianAggregation(Weighting):
 
     task_gradients = True
 
+    @dataclass(frozen=True)
+    class Options(Weighting.Options):
+        #: which torchjd aggregator (each registered name fixes its own)
+        aggregator: str = "upgrad"
+
     def __init__(self, num_tasks: int, reduction: str = "official",
-                 task_names: tuple[str, ...] = (), aggregator: str = "upgrad",
-                 **options: Any) -> None:
-        super().__init__(num_tasks, reduction, task_names)
+                 task_names: tuple[str, ...] = (), **options: Any) -> None:
+        super().__init__(num_tasks, reduction, task_names, **options)
+        aggregator = self.options.aggregator
         if aggregator not in AGGREGATORS:
             raise BenchError(f"Unknown torchjd aggregator '{aggregator}'.")
         self.aggregator_name = aggregator
-        self.options = dict(options)
+        #: the torchjd class's own arguments (every option but the aggregator's name)
+        self.torchjd_options = {k: v for k, v in asdict(self.options).items()
+                                if k != "aggregator"}
         self._aggregators: dict[tuple[int, ...], Any] = {}
-        if aggregator == "aligned-mtl" and options.get("scale_mode", "min") not in SCALE_MODES:
+        scale_mode = self.torchjd_options.get("scale_mode", "min")
+        if aggregator == "aligned-mtl" and scale_mode not in SCALE_MODES:
             raise ValueError(f"Aligned-MTL scale_mode must be one of {SCALE_MODES}, "
-                             f"got {options['scale_mode']!r}")
+                             f"got {scale_mode!r}")
         self._make(tuple(range(num_tasks)))  # torchjd checks the options now, not mid-run
         if aggregator == "nash-mtl":
             # the warm start of each subset of present tasks (row = bit mask of the subset)
@@ -87,7 +97,7 @@ class JacobianAggregation(Weighting):
                              'Install it: pip install "torchjd[quadprog-projector,nash-mtl,'
                              'cagrad]"') from None
         cls = getattr(agg, AGGREGATORS[self.aggregator_name][0])
-        options = dict(self.options)
+        options = dict(self.torchjd_options)
         if self.aggregator_name == "nash-mtl":
             options["n_tasks"] = len(tasks)
         return cls(**options)
@@ -161,54 +171,39 @@ def _bits(tasks: tuple[int, ...]) -> int:
     return sum(1 << k for k in tasks)
 
 
-def _register() -> None:
-    for name, (_cls, display, summary, order, colour) in AGGREGATORS.items():
-        fixed: dict[str, Any] = {"aggregator": name}
-        info = WeightingInfo(summary=f"torchjd {display}: {summary}", display=display,
-                             paper_name=display, colour=colour, order=order, task_gradients=True)
-        add_weighting(name, _with_defaults(name), info, **fixed)
+class CAGradAggregation(JacobianAggregation):
+    __doc__ = JacobianAggregation.__doc__
+
+    @dataclass(frozen=True)
+    class Options(JacobianAggregation.Options):
+        c: float = 0.4
 
 
-def _with_defaults(name: str) -> type[JacobianAggregation]:
-    """A subclass whose signature lists the aggregator's options with their defaults (the run's
-    identity): CAGrad's c, Nash-MTL's max_norm and optim_niter, Aligned-MTL's scale mode."""
-    if name == "cagrad":
-        class CAGradAggregation(JacobianAggregation):
-            __doc__ = JacobianAggregation.__doc__
+class NashMTLAggregation(JacobianAggregation):
+    __doc__ = JacobianAggregation.__doc__
 
-            def __init__(self, num_tasks: int, reduction: str = "official",
-                         task_names: tuple[str, ...] = (), aggregator: str = "cagrad",
-                         c: float = 0.4) -> None:
-                super().__init__(num_tasks, reduction, task_names, aggregator, c=c)
-        return CAGradAggregation
-    if name == "nash-mtl":
-        class NashMTLAggregation(JacobianAggregation):
-            __doc__ = JacobianAggregation.__doc__
-
-            def __init__(self, num_tasks: int, reduction: str = "official",
-                         task_names: tuple[str, ...] = (), aggregator: str = "nash-mtl",
-                         max_norm: float = 1.0, optim_niter: int = 20) -> None:
-                super().__init__(num_tasks, reduction, task_names, aggregator,
-                                 max_norm=max_norm, optim_niter=optim_niter)
-        return NashMTLAggregation
-    if name == "aligned-mtl":
-        class AlignedMTLAggregation(JacobianAggregation):
-            __doc__ = JacobianAggregation.__doc__
-
-            def __init__(self, num_tasks: int, reduction: str = "official",
-                         task_names: tuple[str, ...] = (), aggregator: str = "aligned-mtl",
-                         scale_mode: str = "min") -> None:
-                super().__init__(num_tasks, reduction, task_names, aggregator,
-                                 scale_mode=scale_mode)
-        return AlignedMTLAggregation
-
-    class PlainAggregation(JacobianAggregation):
-        __doc__ = JacobianAggregation.__doc__
-
-        def __init__(self, num_tasks: int, reduction: str = "official",
-                     task_names: tuple[str, ...] = (), aggregator: str = name) -> None:
-            super().__init__(num_tasks, reduction, task_names, aggregator)
-    return PlainAggregation
+    @dataclass(frozen=True)
+    class Options(JacobianAggregation.Options):
+        max_norm: float = 1.0
+        optim_niter: int = 20
 
 
-_register()
+class AlignedMTLAggregation(JacobianAggregation):
+    __doc__ = JacobianAggregation.__doc__
+
+    @dataclass(frozen=True)
+    class Options(JacobianAggregation.Options):
+        scale_mode: str = "min"
+
+
+#: the class of each aggregator with options of its own (the others take none)
+OPTION_CLASSES: dict[str, type[JacobianAggregation]] = {
+    "cagrad": CAGradAggregation, "nash-mtl": NashMTLAggregation,
+    "aligned-mtl": AlignedMTLAggregation}
+
+for _name, (_cls, _display, _summary, _order, _colour) in AGGREGATORS.items():
+    register_variant(WEIGHTINGS, _name, OPTION_CLASSES.get(_name, JacobianAggregation),
+                     WeightingInfo(summary=f"torchjd {_display}: {_summary}", display=_display,
+                                   paper_name=_display, colour=_colour, order=_order,
+                                   task_gradients=True),
+                     aggregator=_name)

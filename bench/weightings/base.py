@@ -20,20 +20,20 @@ A weighting's state (DWA's loss history, GradNorm's weights, Nash-MTL's warm sta
 buffers of the module; the method owns the module, so the state is in the method's
 ``state_dict`` and every checkpoint, and a resumed run continues exactly.
 
-Register one with :func:`register_weighting` in its own module of :mod:`bench.weightings`.
+Register one with :func:`bench.registry.register_weighting` in its own module of
+:mod:`bench.weightings`; its options are the fields of its ``Options`` dataclass.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from bench.errors import BenchError, unknown_name
-from bench.metadata import WeightingInfo
+from bench.errors import BenchError
 from bench.weightings.losses import TaskLosses
 
 #: a weighting as a method receives it: a registered name, or ``{"name": ..., "options": {...}}``
@@ -46,12 +46,17 @@ class Weighting(nn.Module):
 
     #: needs each task's gradient of the shared parameters (overrides :meth:`backward`)
     task_gradients: ClassVar[bool] = False
-    #: constructor arguments the method fills in; every other argument is an option of the run
-    ENGINE_ARGS: ClassVar[tuple[str, ...]] = ("num_tasks", "reduction", "task_names")
+
+    @dataclass(frozen=True)
+    class Options:
+        """The weighting's options (in the run's identity); a subclass adds its own fields."""
 
     def __init__(self, num_tasks: int, reduction: str = "official",
-                 task_names: tuple[str, ...] = ()) -> None:
+                 task_names: tuple[str, ...] = (), **options: Any) -> None:
+        """``num_tasks``, ``reduction`` and ``task_names`` come from the method; ``options``
+        are the run's (:class:`Options`; an unknown one is a ``TypeError``)."""
         super().__init__()
+        self.options = self.Options(**options)
         self.num_tasks = int(num_tasks)
         self.reduction = reduction
         self.task_names = tuple(task_names) or tuple(f"task{k}" for k in range(num_tasks))
@@ -85,70 +90,6 @@ class Weighting(nn.Module):
                 for k, name in enumerate(self.task_names) if k < self._last_weights.numel()}
 
 
-# -- registry -----------------------------------------------------------------------------------
-_CLASS: dict[str, type[Weighting]] = {}
-_INFO: dict[str, WeightingInfo] = {}
-_FIXED: dict[str, dict[str, Any]] = {}
-
-
-def register_weighting(name: str, info: WeightingInfo, **fixed: Any
-                       ) -> Callable[[type[Weighting]], type[Weighting]]:
-    """Class decorator: register ``cls`` as weighting ``name`` (``fixed``: options it pins)."""
-
-    def wrap(cls: type[Weighting]) -> type[Weighting]:
-        add_weighting(name, cls, info, **fixed)
-        return cls
-
-    return wrap
-
-
-def add_weighting(name: str, cls: type[Weighting], info: WeightingInfo, **fixed: Any) -> None:
-    """Register ``name`` as ``cls`` with pinned options (e.g. one torchjd aggregator)."""
-    if name in _CLASS:
-        raise ValueError(f"weighting {name!r} is registered twice")
-    summary = info.summary or (cls.__doc__ or "").strip().splitlines()[0].rstrip(".")
-    _CLASS[name] = cls
-    _INFO[name] = WeightingInfo(**{**info.to_dict(), "name": name, "summary": summary})
-    _FIXED[name] = dict(fixed)
-
-
-def weighting_names() -> list[str]:
-    """Registered weightings, equal first, then in display order.
-
-    (Importing this module imports the package first, whose ``__init__`` registers them all.)
-    """
-    return sorted(_INFO, key=lambda n: (_INFO[n].order, n))
-
-
-def _known(name: str) -> None:
-    if name not in _INFO:
-        raise unknown_name("weighting", name, _INFO)
-
-
-def weighting_info(name: str) -> WeightingInfo:
-    _known(name)
-    return _INFO[name]
-
-
-def weighting_class(name: str) -> type[Weighting]:
-    _known(name)
-    return _CLASS[name]
-
-
-def weighting_fixed_options(name: str) -> dict[str, Any]:
-    _known(name)
-    return dict(_FIXED[name])
-
-
-def weighting_defaults(name: str) -> dict[str, Any]:
-    """Every option of weighting ``name`` with its default (pinned ones included)."""
-    cls = weighting_class(name)
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    options = {p.name: p.default for p in inspect.signature(cls).parameters.values()
-               if p.kind in kinds and p.name not in cls.ENGINE_ARGS}
-    return {**options, **_FIXED[name]}
-
-
 def parse_spec(spec: WeightingSpec | None) -> tuple[str, dict[str, Any]]:
     """``"dwa"`` or ``{"name": "dwa", "options": {...}}`` → (name, options)."""
     if spec is None:
@@ -163,11 +104,13 @@ def parse_spec(spec: WeightingSpec | None) -> tuple[str, dict[str, Any]]:
 def build_weighting(spec: WeightingSpec | None, num_tasks: int, reduction: str = "official",
                     task_names: tuple[str, ...] = ()) -> Weighting:
     """The weighting ``spec`` for ``num_tasks`` tasks under the protocol's loss reduction."""
+    from bench.registry import WEIGHTINGS, entry
+
     name, options = parse_spec(spec)
-    cls = weighting_class(name)
-    unknown = set(options) - set(weighting_defaults(name))
+    found = entry(WEIGHTINGS, name)
+    unknown = set(options) - set(found.options())
     if unknown:
         raise BenchError(f"Unknown option(s) {sorted(unknown)} of weighting '{name}'.",
-                         f"It takes: {', '.join(weighting_defaults(name)) or 'none'}.")
-    return cls(num_tasks=num_tasks, reduction=reduction, task_names=tuple(task_names),
-               **{**options, **_FIXED[name]})
+                         f"It takes: {', '.join(found.options()) or 'none'}.")
+    return found(num_tasks=num_tasks, reduction=reduction, task_names=tuple(task_names),
+                 **options)

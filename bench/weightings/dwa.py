@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
 from bench.metadata import WeightingInfo
-from bench.weightings.base import Weighting, register_weighting
+from bench.registry import register_weighting
+from bench.weightings.base import Weighting
 from bench.weightings.losses import TaskLosses
 
 
@@ -46,9 +50,14 @@ class DynamicWeightAverage(Weighting):
     (saved in checkpoints); the epoch comes from the runner (:meth:`begin_step`).
     """
 
+    @dataclass(frozen=True)
+    class Options(Weighting.Options):
+        temperature: float = 2.0
+
     def __init__(self, num_tasks: int, reduction: str = "official",
-                 task_names: tuple[str, ...] = (), temperature: float = 2.0) -> None:
-        super().__init__(num_tasks, reduction, task_names)
+                 task_names: tuple[str, ...] = (), **options: Any) -> None:
+        super().__init__(num_tasks, reduction, task_names, **options)
+        temperature = self.options.temperature
         if temperature <= 0:
             raise ValueError(f"DWA temperature must be positive, got {temperature}")
         self.temperature = float(temperature)

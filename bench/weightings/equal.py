@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from bench.metadata import WeightingInfo
-from bench.weightings.base import Weighting, register_weighting
+from bench.registry import register_weighting
+from bench.weightings.base import Weighting
 from bench.weightings.losses import TaskLosses
 
 

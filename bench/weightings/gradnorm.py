@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 from torch import nn
 
 from bench.metadata import WeightingInfo
-from bench.weightings.base import Weighting, register_weighting
+from bench.registry import register_weighting
+from bench.weightings.base import Weighting
 from bench.weightings.losses import TaskLosses
 from bench.weightings.shared import flat_gradients, last_shared_parameters
 
@@ -57,9 +61,15 @@ class GradNorm(Weighting):
 
     task_gradients = True
 
+    @dataclass(frozen=True)
+    class Options(Weighting.Options):
+        alpha: float = 1.5
+        lr: float = 0.025
+
     def __init__(self, num_tasks: int, reduction: str = "official",
-                 task_names: tuple[str, ...] = (), alpha: float = 1.5, lr: float = 0.025) -> None:
-        super().__init__(num_tasks, reduction, task_names)
+                 task_names: tuple[str, ...] = (), **options: Any) -> None:
+        super().__init__(num_tasks, reduction, task_names, **options)
+        alpha, lr = self.options.alpha, self.options.lr
         if alpha < 0 or lr <= 0:
             raise ValueError(f"GradNorm needs alpha >= 0 and lr > 0, got alpha={alpha}, lr={lr}")
         self.alpha = float(alpha)

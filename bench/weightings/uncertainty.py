@@ -7,7 +7,8 @@ from torch import nn
 
 from bench.errors import BenchError
 from bench.metadata import WeightingInfo
-from bench.weightings.base import Weighting, register_weighting
+from bench.registry import register_weighting
+from bench.weightings.base import Weighting
 from bench.weightings.losses import TaskLosses, reduce_tasks
 
 

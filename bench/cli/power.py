@@ -1,0 +1,143 @@
+"""``bench power``: run the controls and the methods over seeds, then test what separates.
+
+The grid is SL with full labels and with each partial regime (the positive control), every
+chosen method on each regime and its negative control (``MethodInfo.control_of``), over ≥ 5
+seeds by default. Runs already finished are reused. The statistics come from the records
+(:mod:`bench.report.power`); the command prints them with its own wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bench.cli.args import table_console
+from bench.cli.selection import add_selection_options, request_from_args
+from bench.errors import BenchError
+from bench.grid.request import build_grid, select
+from bench.launch.base import LaunchContext
+from bench.report.aggregate import select_runs
+from bench.report.frame import load_records
+from bench.report.power import PowerResult, analyse, verdicts
+from bench.studies.power import DEFAULT_SEEDS, power_specs, study_methods, study_regimes
+
+
+def cmd_power(args: argparse.Namespace) -> int:
+    from bench.launch.local import LocalLauncher
+
+    t0 = time.perf_counter()
+    console = Console(stderr=True, emoji=False)
+    request = request_from_args(args)
+    results = request.results
+    if args.no_run:
+        selection = select(request)
+        specs = power_specs(selection)
+    else:
+        launcher = LocalLauncher(jobs=args.jobs)
+        grid = build_grid(request, train=True, specs=power_specs)
+        selection, specs = grid.selection, grid.specs
+        console.print(f"[bold]power study[/] on {args.dataset}: {len(grid.runs)} runs "
+                      f"({len(grid.runs) - grid.todo} already finished), profile {grid.profile}")
+        try:
+            counts = launcher.launch(grid.runs, LaunchContext(results, console, "power"))
+        except KeyboardInterrupt:
+            console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
+                          "again to resume.")
+            return 130
+        if counts.get("failed"):
+            console.print(f"[red]{counts['failed']} runs failed[/]; the study uses the others.")
+    profile = specs[0].profile
+    regimes, methods = study_regimes(selection), study_methods(selection)
+    records = load_records(results, args.dataset)
+    if not records.records:
+        raise BenchError(f"No records of {args.dataset} under {results}.")
+    selected, notes = select_runs(records.frame, profile=profile)
+    result = analyse(records, selected, regimes, methods)
+    result.notes += notes
+    wall = time.perf_counter() - t0
+    out = table_console()
+    render(result, out, f"Power study: {args.dataset}, profile {profile}, seeds "
+                        f"{','.join(map(str, selection.seeds))}")
+    out.print(f"Wall time of this command: {wall:.0f} s ({wall / 60:.1f} min).", highlight=False)
+    if args.out:
+        Path(args.out).write_text(markdown(result, wall))
+        console.print(f"Wrote {args.out}", highlight=False)
+    return 0
+
+
+def cell(result: PowerResult, comparison, column: str) -> Text:  # noqa: ANN001
+    e = result.effect(comparison, column)
+    if e is None or not math.isfinite(e.delta):
+        return Text("—", style="dim")
+    style = ("green" if e.delta > 0 else "red") if e.significant else ""
+    ci = f" [{e.low:+.3g}, {e.high:+.3g}]" if math.isfinite(e.low) else ""
+    p = f" p={e.p:.2g}" if math.isfinite(e.p) else ""
+    return Text(f"{e.delta:+.3g}{ci}{p}", style=style)
+
+
+def render(result: PowerResult, console: Console, title: str) -> None:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column("Comparison (a vs b)")
+    table.add_column("n")
+    for _, head in result.columns:
+        table.add_column(head, justify="right")
+    previous = None
+    for comp in result.comparisons:
+        if previous is not None and comp.kind != previous:
+            table.add_section()
+        previous = comp.kind
+        first = result.effect(comp, result.columns[0][0])
+        n = f"{first.n_a}/{first.n_b}" if first else "—"
+        table.add_row(f"{comp.kind}: {comp.a} vs {comp.b}", n,
+                      *[cell(result, comp, c) for c, _ in result.columns])
+    console.print(table)
+    console.print("Cells: δ = a − b, signed so that δ > 0 means a is better, with the 95 % "
+                  "confidence interval of the difference of means and the p-value of Welch's "
+                  "t-test over seeds; green/red: p < 0.05. Δm of every run against the mean of "
+                  "SL with full labels.", highlight=False)
+    for line in verdicts(result):
+        console.print(line, highlight=False)
+    for note in result.notes:
+        console.print(f"Note: {note}", highlight=False)
+
+
+def markdown(result: PowerResult, wall: float) -> str:
+    head = ["comparison (a vs b)", "n", *[h for _, h in result.columns]]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join([":--", "--:"] + ["--:"] * len(
+        result.columns)) + " |"]
+    for comp in result.comparisons:
+        first = result.effect(comp, result.columns[0][0])
+        cells = [f"{comp.kind}: {comp.a} vs {comp.b}", f"{first.n_a}/{first.n_b}" if first else "—"]
+        for c, _ in result.columns:
+            e = result.effect(comp, c)
+            if e is None or not math.isfinite(e.delta):
+                cells.append("—")
+                continue
+            text = f"{e.delta:+.3g} [{e.low:+.3g}, {e.high:+.3g}] p={e.p:.2g}"
+            cells.append(f"**{text}**" if e.significant else text)
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines += [f"- {line}" for line in verdicts(result)]
+    lines.append(f"- Wall time: {wall:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def add_power_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("power", help="controls and methods over seeds: what the benchmark "
+                                     "separates (effects, CIs, Welch p)")
+    add_selection_options(
+        p, methods_default="power",
+        methods_help="methods to test against their controls and SL (default: the set 'power': "
+                     "the paper's partial-label methods)",
+        regimes_help="partial-label regimes (default: the dataset's first)",
+        seeds_help=f"comma list of integers (default {DEFAULT_SEEDS})")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--no-run", action="store_true", help="only analyse the records there are")
+    p.add_argument("--out", help="also write the result as Markdown")
+    p.set_defaults(func=cmd_power, seeds=DEFAULT_SEEDS)

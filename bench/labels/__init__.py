@@ -1,0 +1,1 @@
+"""Which labels a run trains on: label regimes, split files, and the validation subset."""

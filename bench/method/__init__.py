@@ -1,0 +1,1 @@
+"""The method contract: the base classes every method derives from, and their options."""

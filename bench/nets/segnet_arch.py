@@ -1,0 +1,39 @@
+"""The ``segnet`` backbone (``model.arch``, the default): SegNet, the SegNet-encoder joint
+mapping, one per-image-normalised SegNet per task pair (NYUv2, Cityscapes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from bench.errors import BenchError
+from bench.nets.arch import Architecture
+from bench.nets.mapping import CrossTaskMapping
+from bench.nets.norm import PerImageBatchNorm2d
+from bench.nets.segnet import SegNet
+from bench.registry import register_architecture
+from bench.tasks import Task
+
+
+@register_architecture("segnet")
+class SegNetArchitecture(Architecture):
+    """SegNet, its SegNet-encoder mapping and one per-image-normalised SegNet per pair."""
+
+    description = "SegNet encoder-decoder (MTAN / MTPSL)"
+
+    def network(self, tasks: Sequence[Task], width: float, pretrained: str | None = None
+                ) -> nn.Module:
+        if pretrained:
+            raise BenchError("model.pretrained is set, but the SegNet backbone has no "
+                             "pretrained weights.",
+                             "Unset model.pretrained, or use model.arch=resnet18_aspp.")
+        return SegNet(tasks, width=width)
+
+    def joint_mapping(self, tasks: Sequence[Task], width: float, cond: bool
+                      ) -> CrossTaskMapping:
+        return CrossTaskMapping([t.channels for t in tasks], width=width, cond=cond)
+
+    def pair_network(self, source: Task, target: Task, width: float) -> nn.Module:
+        return SegNet([target], width=width, in_channels=source.channels,
+                      norm=PerImageBatchNorm2d)
