@@ -37,6 +37,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import re
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping
@@ -52,16 +53,18 @@ from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo, row_ke
 
 class PackageRegistry(Registry):
     """An mmengine ``Registry`` whose ``locations`` are packages: the first lookup imports every
-    module in them (:func:`discover`), and for ``plugins=True`` those of ``$BENCH_PLUGINS``.
+    module in them (:func:`discover`), then the plugins of ``$BENCH_PLUGINS`` (which may
+    register anything: a method, a task, a weighting, a dataset, a launcher).
 
     The packages' ``__init__`` modules import nothing, so importing one module of a package
     (``bench.launch.orphan`` in a worker) stays cheap; what registers itself is found when a
     name is first looked up.
     """
 
-    def __init__(self, name: str, location: str, *, plugins: bool = False) -> None:
+    def __init__(self, name: str, location: str, *, user_code: bool = False) -> None:
         super().__init__(name, scope="bench", locations=[location])
-        self.plugins = plugins
+        #: the package holds modules users write (``methods/``): import errors are user errors
+        self.user_code = user_code
 
     def import_from_location(self) -> None:
         if self._imported:
@@ -70,9 +73,8 @@ class PackageRegistry(Registry):
         try:
             for location in self._locations:
                 package = importlib.import_module(location)
-                discover(location, package.__path__, user_code=self.plugins)
-            if self.plugins:
-                import_plugins()
+                discover(location, package.__path__, user_code=self.user_code)
+            import_plugins()
         except BaseException:
             self._imported = False
             raise
@@ -83,7 +85,7 @@ class PackageRegistry(Registry):
         self.import_from_location()
 
 
-METHODS = PackageRegistry("method", "methods", plugins=True)
+METHODS = PackageRegistry("method", "methods", user_code=True)
 WEIGHTINGS = PackageRegistry("weighting", "bench.weightings")
 ARCHITECTURES = PackageRegistry("architecture", "bench.nets")
 TASKS = PackageRegistry("task", "bench.tasks")
@@ -133,8 +135,12 @@ def declared_options(cls: type) -> dict[str, Any]:
 
 
 def first_line(doc: str | None) -> str:
+    """The first line of a docstring, without its reStructuredText markup."""
     doc = (doc or "").strip()
-    return doc.splitlines()[0].rstrip(".") if doc else ""
+    if not doc:
+        return ""
+    line = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc.splitlines()[0].rstrip("."))
+    return line.replace("``", "")
 
 
 def register(registry: Registry, name: str, info: Any = None, **fixed: Any
@@ -200,7 +206,10 @@ def discover(package: str, path: Iterable[str], skip: Iterable[str] = (), *,
 
 
 def import_module(name: str, path: Path | None = None, *, user_code: bool = True) -> None:
-    """Import module ``name`` (from the file ``path`` if given), registering what it defines."""
+    """Import module ``name`` (from the file ``path`` if given, once), registering what it
+    defines."""
+    if path is not None and name in sys.modules:
+        return
     try:
         if path is None:
             importlib.import_module(name)
@@ -210,7 +219,11 @@ def import_module(name: str, path: Path | None = None, *, user_code: bool = True
             raise ImportError(f"not a Python module: {path}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(name, None)
+            raise
     except BenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - any import failure of a user's file is reported

@@ -8,6 +8,7 @@ Every import statement of every module counts, also those inside functions.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,46 @@ def test_a_test_outside_slow_cannot_build_a_runner():
 
     with pytest.raises(BuildsRunnerOutsideSlow, match="not marked slow"):
         Runner(model=None, work_dir="unused")
+
+
+REFERENCE = re.compile(r":(mod|func|class|meth|data|attr|exc):`~?((?:bench|methods)(?:\.\w+)+)`")
+
+
+def top_level_names(path: Path) -> set[str]:
+    """The names a module defines at its top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def test_docstrings_name_only_modules_and_names_that_exist():
+    """Every :mod:/:func:/:class:… reference to the harness in a docstring or comment resolves."""
+    files = module_files()
+    defined = {name: top_level_names(path) for name, path in files.items()}
+    bad = []
+    for name, path in files.items():
+        for role, target in REFERENCE.findall(path.read_text()):
+            parts = target.split(".")
+            module = next((".".join(parts[:i]) for i in range(len(parts), 0, -1)
+                           if ".".join(parts[:i]) in files), None)
+            rest = parts[len(module.split(".")):] if module else parts
+            if module is None or (role == "mod" and rest):
+                bad.append(f"{name}: :{role}:`{target}` names no module")
+            elif rest and rest[0] not in defined[module]:
+                bad.append(f"{name}: :{role}:`{target}`: {module} defines no {rest[0]}")
+    assert bad == []
+
+
+def test_the_module_table_of_docs_architecture_is_complete_against_the_tree():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    named = set(re.findall(r"^\| `((?:bench|methods)/[\w/]+\.py)` \|", text, re.M))
+    files = {str(p.relative_to(ROOT)) for p in module_files().values()}
+    assert sorted(files - named) == [], "modules missing from docs/architecture.md"
+    assert sorted(named - files) == [], "docs/architecture.md names modules that do not exist"

@@ -182,7 +182,7 @@ def test_rotation_moves_labels_with_the_image_and_blanks_what_comes_from_outside
 
 
 def test_synthetic_pascal_is_written_in_the_real_layout(tmp_path):
-    from bench.data.synthetic.writer import generate_dataset
+    from bench.data.render.writer import generate_dataset
 
     root = tmp_path / "synthetic-pascal"
     generate_dataset("pascal", root, n_train=8, n_val=4, height=32, width=32, seed=0)

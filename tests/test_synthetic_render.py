@@ -11,9 +11,9 @@ import pytest
 
 from bench.data.cityscapes import Cityscapes
 from bench.data.nyuv2 import NYUv2
-from bench.data.synthetic import indoor, street, writer
-from bench.data.synthetic.camera import Camera, intrinsics
-from bench.data.synthetic.classes import (
+from bench.data.render import indoor, street, writer
+from bench.data.render.camera import Camera, intrinsics
+from bench.data.render.classes import (
     CITYSCAPES7_CLASSES,
     CITYSCAPES19_CLASSES,
     CITYSCAPES19_TO_7,
@@ -21,13 +21,13 @@ from bench.data.synthetic.classes import (
     Nyu,
     map_19_to_7,
 )
-from bench.data.synthetic.geometry import Box, Cylinder, Plane, Sphere, cast, occluded
-from bench.data.synthetic.indoor import render_indoor
-from bench.data.synthetic.scene import Scene
-from bench.data.synthetic.street import render_street
-from bench.data.synthetic.textures import Material
-from bench.data.synthetic.writer import GENERATOR_VERSION, generate_dataset
-from bench.data.synthetic_sets import SyntheticCityscapes, SyntheticNYUv2
+from bench.data.render.geometry import Box, Cylinder, Plane, Sphere, cast, occluded
+from bench.data.render.indoor import render_indoor
+from bench.data.render.scene import Scene
+from bench.data.render.street import render_street
+from bench.data.render.textures import Material
+from bench.data.render.writer import GENERATOR_VERSION, generate_dataset
+from bench.data.synthetic import SyntheticCityscapes, SyntheticNYUv2
 
 NYU_FOLDERS = ("image", "label", "depth", "normal")
 CITY_FOLDERS = ("image", "label_7", "label_19", "depth")
@@ -394,7 +394,7 @@ def test_bad_arguments_are_rejected(tmp_path):
 
 
 def test_preview_writes_a_png(tmp_path):
-    from bench.data.synthetic.preview import preview
+    from bench.data.render.preview import preview
 
     out = tmp_path / "p.png"
     preview(out, n=1, nyu_size=(24, 32), city_size=(24, 48))

@@ -19,7 +19,7 @@ from mmengine.evaluator import BaseMetric
 from bench.cli import main
 from bench.data.base import DenseDataset
 from bench.records.store import iter_records
-from bench.registry import DATASETS
+from bench.registry import DATASETS, register_dataset, unregister
 from bench.tasks import MetricSpec, Task
 from bench.tasks.semantic import SemanticTask
 
@@ -102,7 +102,8 @@ class ToyBright(DenseDataset):
 
 @pytest.fixture()
 def toy_root(tmp_path):
-    DATASETS.register_module(name=ToyBright.name, module=ToyBright, force=True)
+    unregister(DATASETS, ToyBright.name)
+    register_dataset(ToyBright.name)(ToyBright)
     rng = np.random.default_rng(0)
     root = tmp_path / "data"
     for split, n in (("train", 16), ("val", 8)):
@@ -117,7 +118,7 @@ def toy_root(tmp_path):
             np.save(d / "bright" / f"{i}.npy", (image.mean(-1, keepdims=True) > 0.5)
                     .astype(np.float32))
     yield root
-    DATASETS._module_dict.pop(ToyBright.name, None)
+    unregister(DATASETS, ToyBright.name)
 
 
 def test_the_toy_task_follows_augmentation_and_blanking(toy_root):

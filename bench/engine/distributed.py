@@ -25,7 +25,7 @@ one-process step on the whole batch, up to float rounding:
   per step, except Perceptual-Map, whose second call a process skips when its shard has no
   rows for the pair).
 * The supervised and cross-task terms are means over images of per-image sums
-  (:mod:`bench.weighting`, :func:`bench.method.crosstask.reduce_rows`).
+  (:mod:`bench.weightings.losses`, :func:`bench.method.crosstask.reduce_rows`).
 
 This does not hold for terms that couple the images of a batch or draw random numbers per
 row: Contrastive- and Discriminator-Loss take their negatives from the process's own shard,

@@ -1,6 +1,6 @@
 """Evaluating a model on a split, and the rule that selects the epoch whose metrics a run reports.
 
-Splits (see :mod:`bench.engine.split`): the model trains on the training images minus a seeded
+Splits (see :mod:`bench.labels.validation`): the model trains on the training images minus a seeded
 validation subset; every ``val_interval`` epochs it is evaluated on that subset; the test split
 (the dataset's ``val`` folder, which the papers use as test) is evaluated once, at the end, on the
 selected epoch's weights. The selection rule (``train.selection``):

@@ -11,7 +11,7 @@
 * ``bf16`` on the CPU: :class:`CpuAutocastOptimWrapper` (autocast to bfloat16, no loss scaling:
   bfloat16 has float32's exponent range). ``fp16`` on the CPU is refused (exit 2).
 
-The losses are reduced in float32 (:func:`bench.weighting.loss_matrix`); the parameters, their
+The losses are reduced in float32 (:func:`bench.weightings.losses.loss_matrix`); the parameters, their
 gradients and the optimiser state stay float32. ``model.channels_last`` stores every 4-D
 parameter and the input images in NHWC order (``torch.channels_last``); convolutions then keep
 that layout. Both keys are in the run's identity when set (autocast and the NHWC kernels round

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.synthetic.classes import CITYSCAPES7_CLASSES, CITYSCAPES19_CLASSES, NYUV2_CLASSES
-from bench.data.synthetic.indoor import render_indoor
-from bench.data.synthetic.pascal import PASCAL_GENERATOR_VERSION, VOC_CLASSES, render_pascal
-from bench.data.synthetic.pascal_writer import FOLDERS as PASCAL_FOLDERS
-from bench.data.synthetic.pascal_writer import write_pascal_sample, write_split_lists
-from bench.data.synthetic.street import render_street
+from bench.data.render.classes import CITYSCAPES7_CLASSES, CITYSCAPES19_CLASSES, NYUV2_CLASSES
+from bench.data.render.indoor import render_indoor
+from bench.data.render.pascal import PASCAL_GENERATOR_VERSION, VOC_CLASSES, render_pascal
+from bench.data.render.pascal_writer import FOLDERS as PASCAL_FOLDERS
+from bench.data.render.pascal_writer import write_pascal_sample, write_split_lists
+from bench.data.render.street import render_street
 
 SPLITS = (("train", 0), ("val", 1))
 FOLDERS = {

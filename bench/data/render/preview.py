@@ -1,6 +1,6 @@
 """Render a few synthetic samples to one PNG: image, labels, depth, normals.
 
-Usage: ``python -m bench.data.synthetic.preview OUT.png [--n 4] [--seed 0] [--kind both]``.
+Usage: ``python -m bench.data.render.preview OUT.png [--n 4] [--seed 0] [--kind both]``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.synthetic.classes import (
+from bench.data.render.classes import (
     CITYSCAPES7_CLASSES,
     CITYSCAPES19_CLASSES,
     NYUV2_CLASSES,
@@ -60,8 +60,8 @@ def preview(out: Path, n: int = 4, seed: int = 0, kind: str = "both",
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from bench.data.synthetic.indoor import render_indoor
-    from bench.data.synthetic.street import render_street
+    from bench.data.render.indoor import render_indoor
+    from bench.data.render.street import render_street
 
     rows: list[tuple[str, list[tuple[str, np.ndarray]]]] = []
     if kind in ("both", "nyuv2"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.data.synthetic.geometry import Window
+from bench.data.render.geometry import Window
 
 NEAR = 0.02
 _CORNERS = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], float)

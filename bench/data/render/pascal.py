@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.data.synthetic.camera import Camera
-from bench.data.synthetic.geometry import Box, Cylinder, Plane, Sphere
-from bench.data.synthetic.scene import Scene
-from bench.data.synthetic.shading import (
+from bench.data.render.camera import Camera
+from bench.data.render.geometry import Box, Cylinder, Plane, Sphere
+from bench.data.render.scene import Scene
+from bench.data.render.shading import (
     GAMMA,
     Lighting,
     PointLight,
@@ -34,8 +34,8 @@ from bench.data.synthetic.shading import (
     pick,
     radiance,
 )
-from bench.data.synthetic.street import CAR_PAINT, CLOTHES, FACADES, GREENS, SKIN
-from bench.data.synthetic.textures import Material, Pattern
+from bench.data.render.street import CAR_PAINT, CLOTHES, FACADES, GREENS, SKIN
+from bench.data.render.textures import Material, Pattern
 
 #: bump whenever the rendered PASCAL-like content changes (stale generated sets are rebuilt)
 PASCAL_GENERATOR_VERSION = 1

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.data.synthetic.geometry import occluded
-from bench.data.synthetic.scene import Scene, Trace
-from bench.data.synthetic.textures import Pattern, TexInput, evaluate
+from bench.data.render.geometry import occluded
+from bench.data.render.scene import Scene, Trace
+from bench.data.render.textures import Pattern, TexInput, evaluate
 
 GAMMA = 2.2
 Color = tuple[float, float, float]

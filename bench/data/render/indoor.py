@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.data.synthetic import artifacts
-from bench.data.synthetic.camera import Camera
-from bench.data.synthetic.classes import VOID, Nyu
-from bench.data.synthetic.geometry import Box, Cylinder, Sphere, yaw_matrix
-from bench.data.synthetic.scene import Scene
-from bench.data.synthetic.shading import Lighting, PointLight, jitter_color, pick, render_image
-from bench.data.synthetic.textures import Material, Pattern
+from bench.data.render import artifacts
+from bench.data.render.camera import Camera
+from bench.data.render.classes import VOID, Nyu
+from bench.data.render.geometry import Box, Cylinder, Sphere, yaw_matrix
+from bench.data.render.scene import Scene
+from bench.data.render.shading import Lighting, PointLight, jitter_color, pick, render_image
+from bench.data.render.textures import Material, Pattern
 
 HFOV_DEG = 62.0          # NYUv2 (Kinect v1 RGB): f ≈ 519 px at 640 px width
 KINECT_BASELINE = 0.075  # metres between IR projector and IR camera

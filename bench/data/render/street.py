@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.data.synthetic import artifacts
-from bench.data.synthetic.camera import Camera
-from bench.data.synthetic.classes import VOID, City, map_19_to_7
-from bench.data.synthetic.geometry import Box, Cylinder, Plane, Sphere
-from bench.data.synthetic.scene import Scene
-from bench.data.synthetic.shading import (
+from bench.data.render import artifacts
+from bench.data.render.camera import Camera
+from bench.data.render.classes import VOID, City, map_19_to_7
+from bench.data.render.geometry import Box, Cylinder, Plane, Sphere
+from bench.data.render.scene import Scene
+from bench.data.render.shading import (
     GAMMA,
     Lighting,
     SunLight,
@@ -35,7 +35,7 @@ from bench.data.synthetic.shading import (
     pick,
     radiance,
 )
-from bench.data.synthetic.textures import Material, Pattern, fbm2
+from bench.data.render.textures import Material, Pattern, fbm2
 
 HFOV_DEG = 50.0          # Cityscapes: f ≈ 2262 px at 2048 px width
 STEREO_BASELINE = 0.21   # metres

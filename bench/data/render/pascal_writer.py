@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data.synthetic.pascal import PERSON_PARTS, VOC
+from bench.data.render.pascal import PERSON_PARTS, VOC
 
 FOLDERS = ("JPEGImages", "semseg/pascal-context", "pascal-context/trainval", "human_parts",
            "normals_distill", "sal_distill", "ImageSets/Context")

@@ -2,7 +2,7 @@
 
 ``synthetic-nyuv2``, ``synthetic-cityscapes`` and ``synthetic-pascal`` are the NYUv2 /
 Cityscapes / PASCAL-Context adapters reading data
-that :mod:`bench.data.synthetic` renders on first use (or with ``bench data synth``) into
+that :mod:`bench.data.render` renders on first use (or with ``bench data synth``) into
 ``datasets/synthetic-*``, in exactly the on-disk layout of the real preprocessed sets.
 """
 
@@ -33,7 +33,7 @@ class SyntheticMixin:
 
     @classmethod
     def manifest_expected(cls) -> dict[str, Any]:
-        from bench.data.synthetic.writer import GENERATOR_VERSION
+        from bench.data.render.writer import GENERATOR_VERSION
 
         return {"kind": cls.synth_kind, "generator_version": GENERATOR_VERSION,
                 "seed": cls.synth_seed, "n_train": cls.synth_sizes["train"],
@@ -51,7 +51,7 @@ class SyntheticMixin:
     @classmethod
     def prepare(cls, root: Path, force: bool = False, workers: int = 1) -> bool:
         """Render the dataset into ``root`` unless an identical one is there; True if rendered."""
-        from bench.data.synthetic.writer import generate_dataset
+        from bench.data.render.writer import generate_dataset
 
         root = Path(root)
         if not force and cls.is_current(root):
@@ -119,6 +119,6 @@ class SyntheticPascal(SyntheticMixin, PascalContext):
 
     @classmethod
     def manifest_expected(cls) -> dict[str, Any]:
-        from bench.data.synthetic.pascal import PASCAL_GENERATOR_VERSION
+        from bench.data.render.pascal import PASCAL_GENERATOR_VERSION
 
         return {**super().manifest_expected(), "pascal_version": PASCAL_GENERATOR_VERSION}

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bench.data.synthetic.camera import Camera
-from bench.data.synthetic.geometry import Box, Primitive, cast, yaw_matrix
-from bench.data.synthetic.textures import N_PARAMS, Material
+from bench.data.render.camera import Camera
+from bench.data.render.geometry import Box, Primitive, cast, yaw_matrix
+from bench.data.render.textures import N_PARAMS, Material
 
 FACES = 6
 
