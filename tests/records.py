@@ -85,7 +85,8 @@ def write_record(results: Path, dataset: str, method: str, regime: str, seed: in
         tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
         method_info=method_info(method), weighting_info=weighting_info(weighting),
         dataset_info=DatasetInfo(dataset, DATASETS.get(dataset, dataset), "quick"),
-        history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at)
+        history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at,
+        error=None if status == "ok" else {"type": "Error", "message": f"the run {status}"})
     store_record(folder, record)
     return folder
 

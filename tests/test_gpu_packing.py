@@ -62,7 +62,8 @@ def test_estimates_come_from_gpu_records_of_the_same_group():
     def record(kind: str, peak: int) -> Record:
         return Record.from_dict({"schema": 3, "run_id": "r", "group_id": "g", "config_hash": "c",
                                  "spec": {"method": "sl", "dataset": "nyuv2"}, "config": config,
-                                 "status": "ok", "memory": {"kind": kind, "peak_bytes": peak}})
+                                 "status": "ok", "metrics": {"loss": 1.0},
+                                 "memory": {"kind": kind, "peak_bytes": peak}})
 
     estimates = MemoryEstimates.from_records([record("cpu_peak_rss", 9 * GiB)])
     assert estimates.need(other_seed) is None  # CPU memory says nothing about a GPU

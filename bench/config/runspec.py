@@ -21,7 +21,7 @@ from bench.config.profiles import check_optim_groups, deep_merge, find_profile, 
 from bench.config.schema import IDENTITY_NEUTRAL
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
-from bench.labels.regimes import parse_regime
+from bench.labels.regimes import parse_regime, split_file_identity
 from bench.metadata import EQUAL, row_key
 from bench.records.store import record_dir
 from bench.registry import (
@@ -169,6 +169,9 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         # how and where it runs, not what it computes: excluded from the hashes
         "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0)},
     }
+    if regime.kind == "file":  # the split file's content names the runs; its path runs them
+        config["regime_file"] = split_file_identity(regime)
+        config["execution"]["regime_path"] = str(regime.path.resolve())
     tuning = tuning_of(spec)
     if tuning is not None:
         config["tuning"] = tuning

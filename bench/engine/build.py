@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader, Sampler, default_collate
 from bench.data.base import DenseDataset
 from bench.engine.precision import amp_mode, channels_last, make_optim_wrapper
 from bench.errors import BenchError
-from bench.labels.regimes import parse_regime, training_mask
+from bench.labels.regimes import Regime, parse_regime, training_mask
 from bench.labels.validation import TrainingSplit, carve_validation
 from bench.registry import METHODS, method_class
 
@@ -117,13 +117,20 @@ def run_mask(config: dict[str, Any], ds_cls: type[DenseDataset], split: Training
     """The label mask ``[len(split.train), K]`` of a run (:func:`bench.labels.regimes.training_mask`);
     a split file that names images (PASCAL-Context's ``.npy``) is read with the dataset's
     training ids (``ImageSets/Context/train.txt``) and task keys."""
-    regime = parse_regime(config["regime"])
+    regime = regime_of(config)
     ids = (ds_cls.image_ids(Path(config["execution"]["data_root"]), "train")
            if regime.kind == "file" else None)
     return training_mask(regime, split.train,
                          int(config["dataset"]["fingerprint"]["sizes"]["train"]),
                          list(ds_cls.task_names()), seed, ids=ids,
                          file_keys=ds_cls.split_file_keys)
+
+
+def regime_of(config: dict[str, Any]) -> Regime:
+    """The regime of a resolved config; a split file is read from where it was planned."""
+    regime = parse_regime(config["regime"])
+    path = config["execution"].get("regime_path")
+    return Regime("file", path=Path(path)) if regime.kind == "file" and path else regime
 
 
 def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split: TrainingSplit,

@@ -263,6 +263,10 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
                           render_visuals(runner.model, loaders.test.dataset, tasks))
             record.artifacts["visuals"] = VISUALS
     record.finished_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    problem = record.result_problem()
+    if problem and record.status == "ok":  # never write an ok record that reads as no result
+        record.status, record.error = "failed", {"type": "NoResult",
+                                                 "message": f"the run ended but {problem}"}
     write_record(directory, record)
     if record.finished:  # nobody resumes a finished run: its checkpoints only take space
         drop_training_checkpoints(work)
@@ -319,6 +323,8 @@ def _finish(model: torch.nn.Module, state: RunStateHook, loaders: Loaders, tasks
                                          weights_only=True))
     entry = next((h for h in state.history if h["epoch"] == epoch), {})
     record.selection = {"rule": rule, "epoch": int(epoch)}
+    if not evaluate_test:  # a tuning trial: validation metrics only, the test split untouched
+        record.selection["test"] = False
     averaged = [h for h in state.history if ev is not None and h["epoch"] in ev.test_epochs]
     if averaged:
         record.selection["averaged_epochs"] = [h["epoch"] for h in averaged]

@@ -52,7 +52,7 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
     check_override_keys(overrides)
     resolve_profile(found, list(ds.profile_sections()), overrides)
     if regimes is not None:
-        regimes = [parse_regime(r).name for r in regimes]  # validate early
+        regimes = [parse_regime(r).reference for r in regimes]  # validate early
     specs = []
     for row in methods:
         method, weighting = split_row(row)

@@ -150,7 +150,8 @@ def select(request: GridRequest) -> Selection:
                                                   else request.default_methods),
                                    parse_weightings(request.weighting))
     regime_names = parse_list(request.regimes, "--regimes", "onelabel,full")
-    regimes = [parse_regime(r).name for r in regime_names] if regime_names is not None else None
+    regimes = ([parse_regime(r).reference for r in regime_names] if regime_names is not None
+               else None)
     seeds = parse_seeds(request.seeds)
     profile = find_profile(request.profile or ds.default_profile)
     overrides = tuple(parse_overrides(list(request.sets)))

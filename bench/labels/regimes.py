@@ -58,9 +58,14 @@ class Regime:
     def name(self) -> str:
         if self.kind == "ratio":
             return "ratio:" + ":".join(_fmt(r) for r in self.ratios)
-        if self.kind == "file":
-            return f"file:{self.path}"
+        if self.kind == "file":  # its content, not where it lies, is in a run's identity
+            return f"file:{self.path.name if self.path else ''}"
         return self.kind
+
+    @property
+    def reference(self) -> str:
+        """How a RunSpec names the regime: its name, or ``file:PATH`` (where to read it)."""
+        return f"file:{self.path}" if self.kind == "file" else self.name
 
     @property
     def slug(self) -> str:
@@ -98,6 +103,20 @@ class Regime:
         if self.path is None:
             raise BenchError(f"Regime '{self.name}' has no split file.")
         return load_split_file(self.path, n, tasks, ids, file_keys)
+
+
+def split_file_identity(regime: Regime) -> dict[str, str]:
+    """What a run's identity holds of a ``file:`` regime's split file: its name and the SHA-256
+    of its content (as a profile file is identified), so a split file rewritten under the same
+    path makes new runs and one moved elsewhere keeps its runs."""
+    if regime.path is None or not regime.path.is_file():
+        shipped = ", ".join(sorted(p.name for p in SPLITS_DIR.glob("*.pth"))
+                            + sorted(p.name for p in SPLITS_DIR.glob("*.npy")))
+        raise BenchError(f"Split file not found: {regime.path}",
+                         f"Give a path to an MTPSL split file, or one shipped with the harness: "
+                         f"{shipped}.")
+    digest = hashlib.sha256(regime.path.read_bytes()).hexdigest()
+    return {"name": regime.path.name, "sha256": digest}
 
 
 def _fmt(x: float) -> str:

@@ -38,7 +38,12 @@ FINISHED = ("ok", "diverged")
 
 
 class RecordError(BenchError):
-    """A record file that cannot be read as a record of a known schema version."""
+    """A record file that cannot be read as a record of a known schema version, or that is not
+    a result (:meth:`Record.result_problem`)."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -178,9 +183,48 @@ class Record:
                               "It was written by another version of the harness: rerun that run "
                               "with this one, or read it with the version that wrote it.")
         try:
-            return cls._parse(data, path)
+            record = cls._parse(data, path)
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(f"Record{where} is malformed: {type(exc).__name__}: {exc}.") from None
+        problem = record.result_problem()
+        if problem:
+            raise RecordError(f"Record{where} is not a result: {problem}.",
+                              "Rerunning `bench run` with the same settings redoes the run "
+                              "(keeping this file as record.unreadable-N.json).")
+        return record
+
+    def result_problem(self) -> str:
+        """Why this record is not a result the harness may count ('' when it is one).
+
+        A finished run (``ok``) has every task's primary metric as a finite number (in
+        ``metrics``, or in ``val_metrics`` for a run that never touched the test split, a tuning
+        trial: ``selection.test`` false); every metric is a number; a run that ended otherwise
+        says why (``error.message``); the files it names lie inside its own folder.
+        """
+        for field_name in ("metrics", "val_metrics"):
+            for key, value in getattr(self, field_name).items():
+                if not _is_number(value):
+                    return f"its {field_name} '{key}' is {value!r}, not a number"
+        if self.status == "ok":
+            scored = self.metrics if self.selection.get("test", True) else self.val_metrics
+            if not self.tasks and not scored:
+                return "it holds no metrics"
+            for task in self.tasks:
+                key = f"{task.name}/{task.primary}"
+                if key not in scored:
+                    return f"it has no {key}, the primary metric of {task.name}"
+                if not math.isfinite(float(scored[key])):
+                    return f"its {key} is {scored[key]}, not a finite number"
+        elif not (isinstance(self.error, dict) and str(self.error.get("message", "")).strip()):
+            return f"it ended {self.status} without saying why (error.message)"
+        named = {f"artifacts.{k}": v for k, v in self.artifacts.items()}
+        if self.weights is not None:
+            named["weights"] = self.weights
+        for key, name in named.items():
+            parts = Path(str(name)).parts
+            if not isinstance(name, str) or not parts or Path(name).is_absolute() or ".." in parts:
+                return f"its {key} {name!r} is not a file name inside its run folder"
+        return ""
 
     @classmethod
     def _parse(cls, data: dict[str, Any], path: Path | None) -> Record:
