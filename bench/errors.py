@@ -7,6 +7,8 @@ traceback. Code deep inside the harness raises these as early as it can tell wha
 from __future__ import annotations
 
 import difflib
+import os
+import warnings
 from collections.abc import Iterable
 
 
@@ -41,3 +43,31 @@ def unknown_name(kind: str, name: str, valid: Iterable[str]) -> UnknownNameError
         f"Unknown {kind} '{name}'.",
         f"{hint}Valid {kind}s: {', '.join(valid)}. `bench list` describes them.",
     )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what Slurm sends before a preemption), handled as Ctrl-C is: what is finished is
+    kept, the runs resume from their last checkpoint, and the command exits 143."""
+
+    exit_code = 143
+
+
+def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
+    return getattr(exc, "exit_code", 130)
+
+
+def interrupted_word(exc: KeyboardInterrupt) -> str:
+    """What stopped the command: ``Interrupted`` (Ctrl-C) or ``Terminated (SIGTERM)``."""
+    return "Terminated (SIGTERM)" if isinstance(exc, Terminated) else "Interrupted"
+
+
+def quiet_library_warnings() -> None:
+    """Warnings meant for developers (a library's deprecations, numpy's "mean of empty slice")
+    are not shown to users, in the command's process and its workers; ``BENCH_DEBUG=1`` shows
+    them."""
+    if os.environ.get("BENCH_DEBUG"):
+        return
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning,
+                     RuntimeWarning):
+        warnings.filterwarnings("ignore", category=category)

@@ -80,10 +80,14 @@ def test_large_but_insignificant_change_is_not_a_regression(tmp_path, reference,
 
 
 def test_changed_config_is_not_comparable(tmp_path, reference, capsys):
+    """Runs of another config compare no cell: the check says why and fails (a check that
+    compared nothing cannot pass), unless --allow-missing asks for the old leniency."""
     cand = write_grid(tmp_path / "cand", shifted(REFERENCE, "xtc", 0, 0.5), tag="other")
-    assert check(cand, reference) == 0
+    assert check(cand, reference) == 1
     out = capsys.readouterr().out
     assert "not comparable" in out and "config differs" in out
+    assert "NOTHING COMPARED" in out and "another config than the reference's" in out
+    assert check(cand, reference, "--allow-missing") == 0
     assert check(cand, reference, "--strict") == 1
 
 

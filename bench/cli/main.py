@@ -7,7 +7,9 @@ Every user error ends with a short message on stderr and exit status 2 (no trace
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from rich.console import Console
 from rich.markup import escape
@@ -21,7 +23,7 @@ from bench.cli.report import add_report_commands
 from bench.cli.run import add_run_command
 from bench.cli.status import add_status_command
 from bench.cli.tune import add_tune_command
-from bench.errors import BenchError
+from bench.errors import BenchError, Terminated, interrupted_exit_code, quiet_library_warnings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,9 +54,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of ``parser`` and of its subcommands."""
+    found: set[str] = set()
+    for action in parser._actions:  # noqa: SLF001 - argparse offers no public walk
+        found |= set(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in action.choices.values():
+                found |= option_strings(sub)
+    return found
+
+
+def join_dash_values(argv: list[str], options: set[str]) -> list[str]:
+    """``--tolerance -5%`` → ``--tolerance=-5%``: a value after an option that starts with a
+    dash (and is no option) belongs to it; argparse would take it for an unknown option and
+    say "expected one argument" instead of what is wrong with the value."""
+    out: list[str] = []
+    for token in argv:
+        previous = out[-1] if out else ""
+        if (token.startswith("-") and token not in options and token not in ("-", "--")
+                and previous in options and previous.startswith("--") and "=" not in previous):
+            out[-1] = f"{previous}={token}"
+        else:
+            out.append(token)
+    return out
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(join_dash_values(argv, option_strings(parser)))
+    quiet_library_warnings()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # as Ctrl-C: kept, resumable, exit 143
     try:
         return int(args.func(args) or 0)
     except BenchError as exc:
@@ -63,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err.print(exc.hint, markup=False)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("Terminated." if isinstance(exc, Terminated) else "Interrupted.", file=sys.stderr)
+        return interrupted_exit_code(exc)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -19,10 +19,12 @@ from rich.text import Text
 
 from bench.cli.args import table_console
 from bench.cli.selection import add_selection_options, request_from_args
-from bench.errors import BenchError
+from bench.errors import BenchError, interrupted_exit_code, interrupted_word
 from bench.grid.request import build_grid, select
 from bench.launch.base import LaunchContext
+from bench.records.store import check_results_folder
 from bench.report.aggregate import select_runs
+from bench.report.formats import write_text
 from bench.report.frame import load_records
 from bench.report.power import PowerResult, analyse, verdicts
 from bench.studies.power import DEFAULT_SEEDS, power_specs, study_methods, study_regimes
@@ -35,7 +37,10 @@ def cmd_power(args: argparse.Namespace) -> int:
     console = Console(stderr=True, emoji=False)
     request = request_from_args(args)
     results = request.results
+    if args.out and Path(args.out).is_dir():
+        raise BenchError(f"--out {args.out} is a folder.", "Give a file name, e.g. --out power.md.")
     if args.no_run:
+        check_results_folder(results, write=False)
         selection = select(request)
         specs = power_specs(selection)
     else:
@@ -46,10 +51,10 @@ def cmd_power(args: argparse.Namespace) -> int:
                       f"({len(grid.runs) - grid.todo} already finished), profile {grid.profile}")
         try:
             counts = launcher.launch(grid.runs, LaunchContext(results, console, "power"))
-        except KeyboardInterrupt:
-            console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
-                          "again to resume.")
-            return 130
+        except KeyboardInterrupt as exc:
+            console.print(f"[yellow]{interrupted_word(exc)}.[/] "
+                          "Finished runs are kept; run the same command again to resume.")
+            return interrupted_exit_code(exc)
         if counts.get("failed"):
             console.print(f"[red]{counts['failed']} runs failed[/]; the study uses the others.")
     profile = specs[0].profile
@@ -66,8 +71,15 @@ def cmd_power(args: argparse.Namespace) -> int:
                         f"{','.join(map(str, selection.seeds))}")
     out.print(f"Wall time of this command: {wall:.0f} s ({wall / 60:.1f} min).", highlight=False)
     if args.out:
-        Path(args.out).write_text(markdown(result, wall))
+        write_text(markdown(result, wall), Path(args.out))
         console.print(f"Wrote {args.out}", highlight=False)
+    if not result.effects:
+        out.print("Nothing was compared: no comparison of the study has runs on both sides "
+                  f"(profile {profile}, regimes {', '.join(regimes)}, seeds "
+                  f"{','.join(map(str, selection.seeds))}). Run the study without --no-run, or "
+                  "select the runs there are (--profile, --regimes, --methods); "
+                  "--allow-missing lets a study that compares nothing pass.", highlight=False)
+        return 0 if args.allow_missing else 1
     return 0
 
 
@@ -139,5 +151,7 @@ def add_power_command(sub: argparse._SubParsersAction) -> None:
         seeds_help=f"comma list of integers (default {DEFAULT_SEEDS})")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--no-run", action="store_true", help="only analyse the records there are")
-    p.add_argument("--out", help="also write the result as Markdown")
+    p.add_argument("--out", help="also write the result as Markdown (parent folders are made)")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="exit 0 when no comparison has runs on both sides (default: exit 1)")
     p.set_defaults(func=cmd_power, seeds=DEFAULT_SEEDS)

@@ -72,10 +72,12 @@ def table_request(args: argparse.Namespace) -> TableRequest:
     from bench.config.rows import cross_weightings, parse_weightings
     from bench.errors import UnknownNameError
     from bench.grid.request import parse_list, parse_seeds
+    from bench.records.store import check_results_folder
     from bench.registry import expand_methods
     from bench.report.query import TableRequest
 
     grid = request_from_args(args)
+    check_results_folder(grid.results, write=False)
     weightings = parse_weightings(grid.weighting)
     methods = None
     if grid.methods is not None:
@@ -171,7 +173,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     against = Path(args.against) if args.against else results_root(args) / "reference"
     options = CheckOptions(tolerances=parse_tolerances(args.tolerance or []), alpha=args.alpha,
                            test=args.test, fail_on_incomparable=args.strict,
-                           all_metrics=args.all_metrics)
+                           all_metrics=args.all_metrics, allow_missing=args.allow_missing)
     result = run_check(table_request(args), against, options)
     render_check(result, table_console())
     return 1 if result.failed(options) else 0
@@ -235,4 +237,7 @@ def add_report_commands(sub: argparse._SubParsersAction) -> None:
                    help="compare every metric, not only each task's primary one")
     p.add_argument("--strict", action="store_true",
                    help="also exit 1 when a cell is not comparable or missing")
+    p.add_argument("--allow-missing", action="store_true",
+                   help="pass a check that compared no cell at all (default: exit 1, since such "
+                        "a check cannot fail)")
     p.set_defaults(func=cmd_check)

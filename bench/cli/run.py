@@ -10,6 +10,7 @@ from rich.markup import escape
 from bench.cli.launch_options import add_launch_options, launcher_from_args
 from bench.cli.report import print_table
 from bench.cli.selection import add_selection_options, request_from_args
+from bench.errors import interrupted_exit_code, interrupted_word
 from bench.grid.plan import PlannedRun
 from bench.grid.request import build_grid
 from bench.launch.base import LaunchContext
@@ -37,10 +38,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     try:
         counts = launcher.launch(grid.runs, LaunchContext(results, console, dataset))
-    except KeyboardInterrupt:
-        console.print("[yellow]Interrupted.[/] Finished runs are kept; run the same command "
-                      "again to resume the others from their last checkpoint.")
-        return 130
+    except KeyboardInterrupt as exc:
+        console.print(f"[yellow]{interrupted_word(exc)}.[/] "
+                      "Finished runs are kept; run the same command again to resume the others "
+                      "from their last checkpoint.")
+        return interrupted_exit_code(exc)
     if counts is None:  # submitted, not waited for
         return 0
     console.print("Runs: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())))

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from bench.cli.selection import add_selection_options, request_from_args
 from bench.config.profiles import resolve_profile
-from bench.errors import BenchError
+from bench.errors import BenchError, interrupted_exit_code, interrupted_word
 from bench.grid.request import build_grid, select
 from bench.metadata import ROW_SEPARATOR
 
@@ -57,10 +57,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
                                                        f"-{selection.profile.id}.json")
     try:
         path = run_tuning(tune, out, log=console.print)
-    except KeyboardInterrupt:
-        console.print("Interrupted. Finished trials are kept in the study; run the same command "
-                      "again to continue it.")
-        return 130
+    except KeyboardInterrupt as exc:
+        console.print(f"{interrupted_word(exc)}. "
+                      "Finished trials are kept in the study; run the same command again to "
+                      "continue it.")
+        return interrupted_exit_code(exc)
     console.print(f"Wrote the tuned profile {path}; use it with bench run --profile {path}")
     return 0
 

@@ -95,6 +95,10 @@ def find_profile(name: str) -> Profile:
     if name in profile_names():
         path, pid = shipped, name
     elif name.endswith(".json"):
+        if path.is_dir():
+            raise BenchError(f"Profile {path} is a folder, not a profile file.",
+                             f"Give a path to a JSON profile or a shipped name: "
+                             f"{', '.join(profile_names())}.")
         if not path.is_file():
             raise BenchError(f"Profile file {path} does not exist.",
                              f"Give a path to a JSON profile or a shipped name: "

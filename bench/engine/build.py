@@ -195,7 +195,8 @@ def network_options(model: dict[str, Any]) -> dict[str, Any]:
     return {k: model[k] for k in ("arch", "pretrained") if model.get(k) is not None}
 
 
-def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
+def build_optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimiser of ``cfg`` (``{"type": name, **arguments}``) over ``params``."""
     cfg = dict(cfg)
     name = cfg.pop("type")
     cls = getattr(torch.optim, name, None)
@@ -205,7 +206,7 @@ def _optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.o
     return cls(params, **cfg)
 
 
-def _scheduler(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
+def scheduler_configs(cfg: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The param-scheduler config; keys a profile sets to null are left out, so a dataset
     section can switch the scheduler type (PASCAL-Context: PolyLR instead of StepLR)."""
     if not cfg:
@@ -228,10 +229,10 @@ def build_optimisation(method: torch.nn.Module, config: dict[str, Any],
     if missing:
         raise BenchError(f"No optimiser settings for groups {sorted(missing)} of method "
                          f"'{config['method']['name']}'.")
-    wrappers = {name: make_optim_wrapper(_optimizer(params, optim_cfg[name]["optimizer"]), mode,
+    wrappers = {name: make_optim_wrapper(build_optimizer(params, optim_cfg[name]["optimizer"]), mode,
                                          device)
                 for name, params in groups.items()}
-    schedulers = {name: _scheduler(optim_cfg[name].get("scheduler")) for name in groups}
+    schedulers = {name: scheduler_configs(optim_cfg[name].get("scheduler")) for name in groups}
     if list(wrappers) == ["net"]:
         return wrappers["net"], schedulers["net"] or None
     return wrappers, schedulers

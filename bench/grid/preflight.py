@@ -8,7 +8,9 @@ for every run still to do:
   number of tasks or a ``file:`` split of the wrong shape or content is found now, not after
   earlier runs have trained;
 * its method and task weighting: built once per distinct configuration, so options that their
-  constructors reject (a torchjd aggregator's too) are found now;
+  constructors reject (a torchjd aggregator's too) are found now; and with it every optimiser
+  group's optimiser and scheduler (the main one and each method's own, e.g. XTC's FiLM), so an
+  argument the torch or mmengine class rejects (a negative learning rate) is found now;
 * its precision: ``train.amp`` runnable on the device this process trains on (fp16 needs CUDA);
 * its data: every file any of the runs will read (:mod:`bench.data.check`, cached).
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.data.base import LayoutInfo
 from bench.data.check import DataCheck, cache_path, require_valid
@@ -57,21 +59,22 @@ def check_masks(runs: Sequence[PlannedRun]) -> None:
 
 
 def check_methods(runs: Sequence[PlannedRun]) -> None:
-    """Build each distinct method + weighting configuration once (on the CPU, then dropped)."""
+    """Build each distinct method + weighting configuration once (on the CPU, then dropped),
+    with its optimisers and schedulers."""
     from bench.engine.build import build_method
 
     seen = set()
     for run in runs:
         c = run.config
         key = json.dumps([c["method"], c.get("weighting"), c["model"],
-                          c["train"].get("loss_reduction")],
+                          c["train"].get("loss_reduction"), c["optim"]],
                          sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
         tasks = get_dataset(run.spec.dataset).build_tasks()
         try:
-            build_method(c, tasks)
+            method = build_method(c, tasks)
         except BenchError:
             raise
         except (TypeError, ValueError, KeyError) as exc:
@@ -81,6 +84,32 @@ def check_methods(runs: Sequence[PlannedRun]) -> None:
                              f"{type(exc).__name__}: {exc}",
                              "Fix the method's or the weighting's options in the profile or "
                              "--set.") from None
+        check_optimisation(run, method)
+
+
+def check_optimisation(run: PlannedRun, method: Any) -> None:
+    """Build every optimiser group's optimiser and scheduler of ``run`` for ``method``, as the
+    run will (torch and mmengine check their arguments then)."""
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    from bench.engine.build import build_optimizer, scheduler_configs
+
+    optim = run.config["optim"]
+    for group, params in method.optim_groups().items():
+        settings = optim.get(group) or {}
+        try:
+            optimizer = build_optimizer(params, settings["optimizer"])
+            for cfg in scheduler_configs(settings.get("scheduler")):
+                PARAM_SCHEDULERS.build({**cfg, "optimizer": optimizer})
+        except BenchError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - what the class rejects is the user's setting
+            where = ("train.optimizer / train.scheduler" if group == "net"
+                     else f"methods.{run.config['method']['family']}.optim.{group}")
+            raise BenchError(f"Run {run.spec.label()}: the optimiser group '{group}' cannot be "
+                             f"built from {json.dumps(settings, default=str)}: "
+                             f"{type(exc).__name__}: {exc}",
+                             f"Fix {where} in the profile or --set.") from None
 
 
 def check_precision(runs: Sequence[PlannedRun]) -> None:

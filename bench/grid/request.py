@@ -44,6 +44,7 @@ from bench.grid.plan import (
     remember_layout,
 )
 from bench.labels.regimes import parse_regime
+from bench.records.store import check_results_folder
 from bench.registry import expand_methods, get_dataset
 
 #: the seeds a run may have: what numpy's and torch's generators take
@@ -175,6 +176,7 @@ def build_grid(request: GridRequest, *, train: bool,
 
     selection = select(request)
     chosen = specs(selection) if specs is not None else selection.specs()
+    check_results_folder(request.results, write=train)
     if train:
         layout = prepare_dataset(selection.dataset.name, request.data_root, sink)
         remember_layout(request.results, selection.dataset.name, layout)

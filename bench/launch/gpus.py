@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.errors import quiet_library_warnings
 from bench.launch.base import LaunchContext, Launcher
 from bench.launch.claim import BUSY, describe_busy, run_claimed, tidy_finished
 from bench.launch.devices import device_memory
@@ -54,6 +55,7 @@ def run_on_device(spec: Any, config: dict, directory: str, wait: bool, events: A
 def _worker(target: Target, spec: Any, config: dict, directory: str, wait: bool, events: Any,
             results: Any, parent: int) -> None:
     exit_with_parent(parent)  # a SIGKILLed parent must not leave workers training
+    quiet_library_warnings()
     try:
         outcome = target(spec, config, directory, wait, events)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts it

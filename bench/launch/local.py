@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config.runspec import RunSpec
-from bench.errors import BenchError
+from bench.errors import BenchError, quiet_library_warnings
 from bench.grid.plan import PlannedRun
 from bench.launch.base import LaunchContext, Launcher
 from bench.launch.claim import BUSY, Trainer, describe_busy, run_claimed, tidy_finished
@@ -144,6 +144,7 @@ def _init_worker(threads: int, parent: int, events: Any) -> None:
     import torch
 
     _EVENTS = events
+    quiet_library_warnings()
     torch.set_num_threads(threads)
     exit_with_parent(parent)  # a SIGKILLed parent must not leave workers training
 

@@ -254,3 +254,24 @@ class Record:
             launch=dict(data["launch"]) if data.get("launch") else None,
             started_at=str(data.get("started_at") or ""),
             finished_at=str(data.get("finished_at") or ""), schema=SCHEMA_VERSION, path=path)
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str = "",
+                       limit: int = 6) -> list[str]:
+    """The dotted keys whose values differ between two configs (``execution``, where and how a
+    run executed, and ``seed`` left out), at most ``limit``: why two runs are not comparable."""
+    out: list[str] = []
+    for key in sorted(set(a) | set(b)):
+        if not prefix and key in ("execution", "seed"):
+            continue
+        x, y = a.get(key, _ABSENT), b.get(key, _ABSENT)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            out += config_differences(x, y, f"{prefix}{key}.", limit - len(out))
+        elif x != y:
+            out.append(f"{prefix}{key}")
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+_ABSENT = object()

@@ -39,6 +39,29 @@ def record_dir(results_root: Path, dataset: str, regime_slug: str, method: str, 
             / f"{profile}-seed{seed}-{chash[:10]}")
 
 
+def check_results_folder(results_root: Path, *, write: bool) -> None:
+    """A :class:`~bench.errors.BenchError` (exit 2) unless ``results_root`` can hold runs: a
+    folder (or a path one can be made at) whose ``runs`` is a folder too; ``write``: and the
+    runs can be written there."""
+    from bench.errors import BenchError
+
+    root = Path(results_root)
+    runs = root / "runs"
+    hint = "Give --results a folder (it is made if missing), or unset $BENCH_RESULTS."
+    for path in (root, runs):
+        if path.exists() and not path.is_dir():
+            raise BenchError(f"The results folder {root} cannot hold runs: {path} is a file, "
+                             "not a folder.", hint)
+    if not write:
+        return
+    existing = next(p for p in (runs, *runs.parents) if p.exists())  # made when a run writes
+    if not existing.is_dir():
+        raise BenchError(f"The results folder {root} cannot be made: {existing} is a file.", hint)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise BenchError(f"The results folder {root} cannot be written to ({existing} is not "
+                         "writable).", hint)
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write JSON atomically and durably, readable by the group (see :mod:`bench.records.atomic`)."""
     atomic.atomic_write_json(Path(path), obj, indent=1, default=_jsonable)

@@ -15,7 +15,13 @@ from matplotlib.figure import Figure
 from bench.report.aggregate import DELTA, Summary
 from bench.report.frame import MetricInfo
 from bench.report.names import arrow, regime_display
-from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, legend_above, paper_style
+from bench.report.plotstyle import (
+    COLUMN_WIDTH,
+    TEXT_WIDTH,
+    NothingToDraw,
+    legend_above,
+    paper_style,
+)
 
 SPREAD_TEXT = {"std": "± std", "ci": "95 % CI"}
 
@@ -47,6 +53,10 @@ def bar_figure(summary: Summary, column: str) -> Figure:
     """
     table = summary.table
     rows = [r for r in table.index if not (column == DELTA and r[1] == summary.baseline.method)]
+    rows = [r for r in rows if int(table.loc[r, (column, "n")]) > 0]
+    if not rows:
+        raise NothingToDraw(f"no run besides the Δm baseline {summary.baseline}" if column == DELTA
+                            else f"no run has a value of {column}")
     regimes = list(dict.fromkeys(r for r, _ in rows))
     methods = list(dict.fromkeys(m for _, m in rows))
     n_bars = len(rows)

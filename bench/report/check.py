@@ -37,8 +37,9 @@ from rich.text import Text
 from scipy import stats
 
 from bench.errors import BenchError
+from bench.records.record import Record, config_differences
 from bench.report.aggregate import DELTA, baseline_means, runs_delta_m, select_runs
-from bench.report.frame import MetricInfo, load_records
+from bench.report.frame import MetricInfo, RecordSet, load_records
 from bench.report.names import arrow
 from bench.report.query import TableRequest, build_summary
 
@@ -103,6 +104,8 @@ class CheckOptions:
     test: str = "welch"
     fail_on_incomparable: bool = False
     all_metrics: bool = False
+    #: a check that compared no cell passes (otherwise it fails: a gate that cannot fail)
+    allow_missing: bool = False
 
     def tolerance(self, column: str) -> Tolerance:
         if column == DELTA:
@@ -134,14 +137,23 @@ class CheckResult:
     against: Path
     options: CheckOptions
     notes: list[str] = field(default_factory=list)
+    #: why nothing was compared, when nothing was (one line per checked regime and method)
+    why_nothing: list[str] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(v.status == status for v in self.verdicts)
 
+    def compared(self) -> int:
+        """The cells that were compared (better, worse or same)."""
+        return sum(v.status in (BETTER, WORSE, SAME) for v in self.verdicts)
+
     def failed(self, options: CheckOptions | None = None) -> bool:
+        """A regression, a cell not comparable or missing under ``--strict``, or no cell
+        compared at all (unless ``--allow-missing``)."""
         options = options or self.options
         bad = {WORSE} | ({INCOMPARABLE, MISSING} if options.fail_on_incomparable else set())
-        return any(v.status in bad for v in self.verdicts)
+        nothing = not self.compared() and not options.allow_missing
+        return nothing or any(v.status in bad for v in self.verdicts)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame([v.__dict__ for v in self.verdicts])
@@ -192,7 +204,14 @@ def run_check(request: TableRequest, against: Path, options: CheckOptions) -> Ch
         raise BenchError(f"Reference folder {against} does not exist.",
                          "Point --against at a results folder (one holding runs/), e.g. "
                          "results/reference.")
-    summary, _ = build_summary(request)
+    summary, records = build_summary(request)
+    known = {m.column for m in summary.metrics} | {m.task for m in summary.metrics}
+    unknown = sorted(set(options.tolerances) - known - {"*", "dm"})
+    if unknown:
+        raise BenchError(f"--tolerance names '{unknown[0]}', which is no metric or task of "
+                         f"{request.dataset}.",
+                         f"Keys: dm, a task ({', '.join(sorted({m.task for m in summary.metrics}))}"
+                         f") or a metric ({', '.join(sorted(m.column for m in summary.metrics))}).")
     candidate = summary.runs
     reference = load_records(against, request.dataset)
     if reference.frame.empty:
@@ -238,7 +257,38 @@ def run_check(request: TableRequest, against: Path, options: CheckOptions) -> Ch
                 v.status, v.p_value, v.reason = compare_cell(a, b, higher, options.tolerance(column),
                                                              options.alpha, options.test)
             verdicts.append(v)
-    return CheckResult(verdicts, columns, against, options, summary.notes + notes)
+    result = CheckResult(verdicts, columns, against, options, summary.notes + notes)
+    if not result.compared():
+        result.why_nothing = why_nothing_compared(cand, reference, records.by_run_id())
+    return result
+
+
+def why_nothing_compared(candidate: pd.DataFrame, reference: RecordSet,
+                         candidates: dict[str, Record]) -> list[str]:
+    """For each checked (regime, method): why the reference has no comparable runs of it."""
+    ref = reference.frame
+    refs = reference.by_run_id()
+    out = []
+    for (regime, method), grp in candidate.groupby(["regime", "method"], sort=False):
+        profiles = sorted(set(grp["profile"].astype(str)))
+        same_method = ref[ref["method"] == method]
+        here = same_method[same_method["regime"] == regime]
+        if same_method.empty:
+            out.append(f"{method} @ {regime}: the reference holds no runs of {method}")
+        elif here.empty:
+            out.append(f"{method} @ {regime}: the reference's runs of {method} are of regimes "
+                       f"{', '.join(sorted(set(same_method['regime'].astype(str))))}")
+        elif not set(here["profile"].astype(str)) & set(profiles):
+            out.append(f"{method} @ {regime}: the reference's runs are of profile "
+                       f"{', '.join(sorted(set(here['profile'].astype(str))))}, the checked "
+                       f"runs of {', '.join(profiles)}")
+        else:
+            a = candidates.get(str(grp.iloc[0]["run_id"]))
+            b = refs.get(str(here[here["profile"].isin(profiles)].iloc[0]["run_id"]))
+            keys = config_differences(a.config, b.config) if a and b else []
+            out.append(f"{method} @ {regime}: another config than the reference's (config hash "
+                       f"differs" + (f": {', '.join(keys)}" if keys else "") + ")")
+    return out
 
 
 STYLE = {BETTER: "green", WORSE: "bold red", SAME: "", INCOMPARABLE: "yellow", MISSING: "dim"}
@@ -286,6 +336,17 @@ def render_check(result: CheckResult, console: Console) -> None:
             console.print(f"{v.method} @ {v.regime}: not comparable, {v.reason}", highlight=False)
     counts = ", ".join(f"{result.count(s)} {s}" for s in (BETTER, WORSE, SAME, INCOMPARABLE, MISSING)
                        if result.count(s))
-    verdict = "REGRESSION" if result.failed() else "OK"
+    if not result.compared():
+        for line in result.why_nothing:
+            console.print(f"Not compared: {line}", highlight=False)
+        console.print("Nothing was compared, so this check says nothing. Write reference "
+                      "records with the same command and settings (bench run … --results "
+                      "REFERENCE), point --against at them, or select the runs they hold "
+                      "(--profile, --set, --regimes); --allow-missing lets a check that "
+                      "compares nothing pass.", highlight=False)
+        verdict = "OK (nothing compared, --allow-missing)" if not result.failed() else (
+            "NOTHING COMPARED")
+    else:
+        verdict = "REGRESSION" if result.failed() else "OK"
     console.print(f"{verdict}: {counts}.", style="bold red" if result.failed() else "bold green",
                   highlight=False)

@@ -17,7 +17,7 @@ from bench.report.aggregate import Summary, aggregate
 from bench.report.bars import SPREAD_TEXT, axis_label
 from bench.report.frame import RecordSet
 from bench.report.names import regime_display
-from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, paper_style
+from bench.report.plotstyle import COLUMN_WIDTH, TEXT_WIDTH, NothingToDraw, paper_style
 
 
 def history_frame(summary: Summary, records: RecordSet) -> pd.DataFrame:
@@ -46,8 +46,12 @@ def curves_figure(summary: Summary, records: RecordSet, regime: str) -> Figure:
     hist = history_frame(summary, records)
     hist = hist[hist["regime"] == regime] if not hist.empty else hist
     if hist.empty:
-        raise ValueError(f"no history for regime {regime}")
-    primaries = [m for m in summary.metrics if m.primary and m.column in hist.columns]
+        raise NothingToDraw(f"no run of regime {regime} has a per-epoch history")
+    primaries = [m for m in summary.metrics if m.primary and m.column in hist.columns
+                 and hist[m.column].notna().any()]
+    if not primaries:
+        raise NothingToDraw(f"no run of regime {regime} was validated during training (its "
+                            "profile holds no validation split out)")
     order = {m: i for i, m in enumerate(summary.names.order())}
     methods = sorted(hist["method"].unique(), key=lambda m: (order.get(m, len(order)), m))
     width = TEXT_WIDTH if len(primaries) > 1 else COLUMN_WIDTH

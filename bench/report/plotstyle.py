@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.errors import BenchError  # noqa: E402
+
 COLUMN_WIDTH = 3.25
 TEXT_WIDTH = 6.875
 
@@ -32,6 +34,11 @@ RC = {
     "savefig.pad_inches": 0.02, "pdf.fonttype": 42, "axes.grid": True, "grid.linewidth": 0.4,
     "grid.alpha": 0.4, "axes.axisbelow": True, "figure.dpi": 100,
 }
+
+
+class NothingToDraw(BenchError):
+    """A figure has nothing to compare (every bar is the baseline, no run has a validation
+    history…): the report says so and leaves it out."""
 
 
 @contextmanager

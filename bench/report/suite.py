@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.errors import BenchError
 from bench.report.aggregate import DELTA, Summary
@@ -70,7 +71,7 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
     from bench.report.latex import compile_latex, pdflatex_available, render_png, to_latex
     from bench.report.names import regime_display
     from bench.report.paper import paper_datasets
-    from bench.report.plotstyle import close, save_figure
+    from bench.report.plotstyle import NothingToDraw, close, save_figure
     from bench.report.sweep import has_sweep, sweep_figure
     from bench.report.view import build_view
 
@@ -114,20 +115,26 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
 
     # -- figures ---------------------------------------------------------------------------------
     index.add("## Figures", "")
+
+    def draw(title: str, make: Callable[[], Any], name: str) -> None:
+        """One figure in the index, or a line saying why it is left out."""
+        try:
+            fig = make()
+        except NothingToDraw as exc:
+            index.add(f"*{title}: left out, {exc.message}.*", "")
+            log(f"  {title}: left out, {exc.message}")
+            return
+        index.figure(title, save_figure(fig, out / name))
+        close(fig)
+
     for column in bar_columns(summary, options.all_metrics):
-        fig = bar_figure(summary, column)
-        name = "bars_dm" if column == DELTA else f"bars_{_slug(column)}"
-        index.figure(f"Bars: {column}", save_figure(fig, out / name))
-        close(fig)
+        draw(f"Bars: {column}", lambda c=column: bar_figure(summary, c),
+             "bars_dm" if column == DELTA else f"bars_{_slug(column)}")
     if has_sweep(summary):
-        fig = sweep_figure(summary)
-        index.figure("Imbalance sweep", save_figure(fig, out / "sweep"))
-        close(fig)
+        draw("Imbalance sweep", lambda: sweep_figure(summary), "sweep")
     for regime in curve_regimes(summary, records):
-        fig = curves_figure(summary, records, regime)
-        index.figure(f"Validation curves, {regime_display(regime)}",
-                     save_figure(fig, out / f"curves_{_slug(regime)}"))
-        close(fig)
+        draw(f"Validation curves, {regime_display(regime)}",
+             lambda r=regime: curves_figure(summary, records, r), f"curves_{_slug(regime)}")
     if options.qualitative:
         _qualitative(summary, records, options, index, out)
         _mapped(summary, records, options, index, out)
