@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from torch import nn
 
+from bench.errors import BenchError
 from bench.metadata import MethodInfo
 from bench.nets.mtan import MTANSegNet
 from bench.registry import register_method
+from bench.tasks import Task
 from methods.sl import SupervisedLearning
 
 
@@ -23,6 +28,13 @@ class MultiTaskAttention(SupervisedLearning):
     an architecture, so it combines with every weighting (the MTAN paper's DWA is
     ``--methods mtan --weighting dwa``); Table 5 uses equal weights.
     """
+
+    def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
+        if kwargs.get("stages") not in (None, 5):
+            raise BenchError("MTAN's attention network has the SegNet's five stages; "
+                             f"model.stages={kwargs['stages']} does not apply to it.",
+                             "Run MTAN with model.stages=5.")
+        super().__init__(tasks, **kwargs)
 
     def build_network(self, width: float) -> nn.Module:
         return MTANSegNet(self.tasks, width=width)

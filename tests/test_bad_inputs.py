@@ -174,3 +174,143 @@ def test_a_profile_path_never_escapes_the_results_folder(nyuv2_root, tmp_path, c
     assert len(folders) == 1
     assert find_profile(str(profile)).id.startswith("tuned-")
     assert not any(p.name.startswith("tuned.json-seed") for p in tmp_path.rglob("*"))
+
+
+# -- every command and flag with the malformed values a careless user types -------------------
+def _results_with_runs(tmp_path: Path) -> Path:
+    results = tmp_path / "r"
+    for seed in (0, 1):
+        write_record(results, "nyuv2", "sl", "onelabel", seed, metrics_of(40 + seed, 0.5, 25),
+                     profile="smoke")
+    return results
+
+
+#: (command and its flags, the words of the message); every one exits 2 before anything runs
+MALFORMED = [
+    (["run", "--seeds", ""], "--seeds '' names nothing"),
+    (["run", "--seeds", ","], "--seeds ',' names nothing"),
+    (["run", "--seeds", "-1"], "Seed -1 of --seeds '-1' is out of range"),
+    (["run", "--seeds", "4294967296"], "is out of range"),
+    (["run", "--seeds", "0,0"], "names seed 0 twice"),
+    (["run", "--seeds", "0-4"], "not a range like 0-4"),
+    (["run", "--seeds", "one"], "Bad --seeds 'one'"),
+    (["run", "--regimes", ""], "--regimes '' names nothing"),
+    (["run", "--regimes", ","], "--regimes ',' names nothing"),
+    (["run", "--regimes", "ratio:0:1:1"], "Bad ratio regime 'ratio:0:1:1'"),
+    (["run", "--regimes", "onelable"], "Did you mean 'onelabel'?"),
+    (["run", "--methods", ""], "No method given"),
+    (["run", "--methods", "xtcc"], "Did you mean 'xtc'?"),
+    (["run", "--weighting", ""], "No weighting given"),
+    (["run", "--weighting", "dwaa"], "Unknown weighting 'dwaa'"),
+    (["run", "--dataset", "nyu"], "Unknown dataset 'nyu'"),
+    (["run", "--jobs", "0"], "--jobs must be at least 1, got 0"),
+    (["run", "--jobs", "-2"], "--jobs must be at least 1, got -2"),
+    (["run", "--nproc", "0"], "--nproc must be at least 1"),
+    (["run", "--launcher", "slrum"], "Unknown launcher 'slrum'"),
+    (["run", "--profile", "smok"], "Unknown profile 'smok'"),
+    (["run", "--set", "train.optimizer.lr=-0.1"], "Invalid learning rate: -0.1"),
+    (["run", "--set", "methods.xtc.optim.film.optimizer.lr=-1", "--methods", "xtc"],
+     "the optimiser group 'film' cannot be built"),
+    (["run", "--set", "train.epoch=3"], "Did you mean 'train.epochs'?"),
+    (["status", "--seeds", "-3"], "Seed -3 of --seeds '-3' is out of range"),
+    (["status", "--weighting", "dwaa"], "Unknown weighting 'dwaa'"),
+    (["status", "--state", "runing"], "Unknown state 'runing'"),
+    (["status", "--state", ","], "--state ',' names nothing"),
+    (["table", "--seeds", ","], "--seeds ',' names nothing"),
+    (["table", "--regimes", ","], "--regimes ',' names nothing"),
+    (["table", "--weighting", "dwaa"], "Unknown weighting 'dwaa'"),
+    (["table", "--set", "train.epoch=3"], "Did you mean 'train.epochs'?"),
+    (["table", "--baseline", "sl@"], "Bad --baseline 'sl@'"),
+    (["check", "--method", "sl", "--tolerance", "foo=1%"], "--tolerance names 'foo'"),
+    (["check", "--method", "sl", "--tolerance", "-5%"], "Bad tolerance value '-5%'"),
+    (["check", "--method", "sl", "--tolerance", "2%%"], "Bad tolerance value"),
+    (["check", "--method", "sl", "--against", "/nonexistent/ref"], "does not exist"),
+    (["check"], "bench check needs --method"),
+    (["power", "--seeds", "0", "--no-run"], "needs at least two seeds"),
+    (["power", "--seeds", "0,0", "--no-run"], "names seed 0 twice"),
+    (["power", "--jobs", "0"], "--jobs must be at least 1"),
+    (["tune", "--methods", "sl", "--trials", "0"], "--trials must be at least 1"),
+    (["tune", "--methods", "sl", "--regimes", "onelabel,full"], "tunes on one label regime"),
+    (["tune", "--methods", "sl+dwa"], "equal weights"),
+    (["tune", "--methods", "sl", "--seeds", "0,1"], "--seed N, not --seeds"),
+    (["perf", "--size", "33x64"], "is not divisible by 32"),
+    (["perf", "--seeds", "0"], "names nothing it uses"),
+    (["perf", "--regimes", "onelabel,full"], "from one regime"),
+]
+
+
+@pytest.mark.parametrize("argv,expected", MALFORMED, ids=lambda x: " ".join(x)
+                         if isinstance(x, list) else None)
+def test_a_malformed_value_exits_2_with_what_to_do(argv, expected, nyuv2_root, tmp_path,
+                                                   capsys):
+    results = _results_with_runs(tmp_path)
+    before = sorted(results.rglob(RECORD))
+    folders = ["--results", str(results)]
+    if argv[0] not in ("table", "report", "check", "perf"):
+        folders += ["--data-root", str(nyuv2_root)]
+    dataset = [] if "--dataset" in argv or argv[0] == "perf" else ["--dataset", "nyuv2"]
+    profile = [] if "--profile" in argv or argv[0] == "perf" else ["--profile", "smoke"]
+    if argv[0] == "perf":
+        folders = []
+    code = main([*argv, *dataset, *profile, *folders])
+    _fails_cleanly(code, capsys, expected)
+    assert sorted(results.rglob(RECORD)) == before  # nothing finished is lost or added
+
+
+@pytest.mark.parametrize("command", [["run", "--dry-run"], ["status"], ["table"],
+                                     ["report"], ["check", "--method", "sl"],
+                                     ["power", "--no-run"]])
+def test_a_results_path_that_cannot_hold_runs(command, tmp_path, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    code = main([*command, "--dataset", "nyuv2", "--results", str(a_file),
+                 "--data-root", str(tmp_path / "none")])
+    _fails_cleanly(code, capsys, "is a file, not a folder")
+    runs_a_file = tmp_path / "res"
+    runs_a_file.mkdir()
+    (runs_a_file / "runs").write_text("")
+    code = main([*command, "--dataset", "nyuv2", "--results", str(runs_a_file),
+                 "--data-root", str(tmp_path / "none")])
+    _fails_cleanly(code, capsys, "runs is a file, not a folder")
+
+
+def test_a_profile_path_that_is_a_folder(tmp_path, capsys):
+    folder = tmp_path / "profiles.json"
+    folder.mkdir()
+    code = main(["run", "--dry-run", "--dataset", "nyuv2", "--profile", str(folder),
+                 "--results", str(tmp_path / "r"), "--data-root", str(tmp_path / "none")])
+    _fails_cleanly(code, capsys, "is a folder, not a profile file")
+
+
+def test_power_out_is_a_file_made_with_its_folders_or_refused_as_a_folder(tmp_path, capsys):
+    results = tmp_path / "r"
+    for regime in ("full", "onelabel"):
+        for seed in (0, 1):
+            write_record(results, "nyuv2", "sl", regime, seed, metrics_of(40 + seed, 0.5, 25),
+                         profile="smoke")
+    base = ["power", "--no-run", "--dataset", "nyuv2", "--methods", "sl", "--regimes",
+            "onelabel", "--seeds", "0,1", "--profile", "smoke", "--results", str(results)]
+    out = tmp_path / "new" / "folders" / "power.md"
+    assert main([*base, "--out", str(out)]) == 0
+    assert out.is_file() and "positive control" in out.read_text()
+    capsys.readouterr()
+    _fails_cleanly(main([*base, "--out", str(tmp_path)]), capsys, "is a folder")
+
+
+def test_reading_commands_show_no_developer_warnings(tmp_path):
+    """numpy's "Mean of empty slice", a library's deprecations: not for users (BENCH_DEBUG=1
+    shows them)."""
+    import subprocess
+    import sys
+
+    results = tmp_path / "r"
+    write_record(results, "nyuv2", "sl", "onelabel", 0, {**metrics_of(40, 0.5, 25),
+                                                         "depth/relErr": float("nan")})
+    root = Path(__file__).resolve().parents[1]
+    for argv in (["table", "--all-metrics"], ["check", "--method", "sl", "--allow-missing",
+                                              "--against", str(results)]):
+        proc = subprocess.run([sys.executable, "-m", "bench", *argv, "--dataset", "nyuv2",
+                               "--results", str(results)], cwd=root, capture_output=True,
+                              text=True, timeout=300)
+        assert "Warning" not in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr

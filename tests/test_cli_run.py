@@ -125,7 +125,7 @@ def _wait_for(pattern: str, base: Path, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_killed_run_resumes_and_matches_uninterrupted(nyuv2_root, tmp_path, sig):
     args = ["run", "--methods", "sl", "--dataset", "nyuv2", "--regimes", "randomlabels",
             "--seeds", "3", "--profile", "smoke", "--jobs", "1", "--set", "train.epochs=5", "--no-table",
@@ -142,6 +142,10 @@ def test_killed_run_resumes_and_matches_uninterrupted(nyuv2_root, tmp_path, sig)
     if sig == signal.SIGINT:
         assert proc.returncode == 130, out
         assert "run the same command again to resume" in out
+    if sig == signal.SIGTERM:  # what Slurm sends before a preemption: as Ctrl-C, exit 143
+        assert proc.returncode == 143, out
+        said = " ".join(out.split())
+        assert "Terminated (SIGTERM)" in said and "run the same command again to resume" in said
     assert not _records(results)  # unfinished: no record, but a checkpoint to resume from
     assert list(results.rglob("last_checkpoint"))
 

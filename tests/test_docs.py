@@ -58,3 +58,21 @@ def test_no_text_names_an_issue_number():
              for i, line in enumerate(p.read_text().splitlines(), 1)
              if re.search(r"\b[Ii]ssues? ?#?\d+", line)]
     assert named == []
+
+
+def test_every_test_the_reliability_page_names_exists():
+    """A promise is only as good as its test: each ``file.py::test`` of the page is real."""
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    missing = []
+    for row in [line for line in text.splitlines() if line.startswith("| **")]:
+        current = None
+        for file, name in re.findall(r"`(?:(test_\w+\.py))?(?:::(test_\w+))?", row):
+            if file:
+                current = file
+            if name and current:
+                source = (ROOT / "tests" / current).read_text()
+                if not re.search(rf"^def {name}\(", source, re.M):
+                    missing.append(f"{current}::{name}")
+            elif file and not (ROOT / "tests" / file).is_file():
+                missing.append(file)
+    assert missing == []

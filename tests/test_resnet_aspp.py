@@ -20,7 +20,8 @@ TASKS = PascalContext.build_tasks()
 
 def config(method: str = "sl", **model) -> dict:
     return {"method": {"name": method, "options": {}}, "model": {"width": 0.0625, **model},
-            "train": {"loss_reduction": "official"}}
+            "train": {"loss_reduction": "official"},
+            "dataset": {"name": "pascal_context", "size": [64, 64]}}
 
 
 def test_full_width_encoder_has_torchvision_resnet18_parameters_and_stride_8():

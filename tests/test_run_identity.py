@@ -38,7 +38,8 @@ def test_every_constructor_option_is_in_the_config(method, layout):
                                             dataclasses.fields(method_class(method).Options)}
     # what the engine fills in from the config's other sections is never a method option
     engine = set(inspect.signature(PartialLabelMethod.__init__).parameters) - {"self", "options"}
-    assert engine == {"tasks", "width", "weighting", "reduction", "arch", "pretrained"}
+    assert engine == {"tasks", "width", "weighting", "reduction", "arch", "pretrained", "stages",
+                      "camera"}
     assert not engine & set(options)
 
 

@@ -16,7 +16,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
     console = Console(emoji=False)
     ds = get_dataset(args.dataset)
-    root = ds.default_root(data_root(args))
+    size = None
+    if args.profile is not None and ds.synthetic:  # rendered at the protocol's data.size
+        from bench.config.profiles import find_profile, resolve_profile
+
+        found = resolve_profile(find_profile(args.profile), list(ds.profile_sections()))
+        size = tuple(found["data"]["size"]) if found["data"].get("size") else None
+    root = ds.default_root(data_root(args), size)
     if args.action == "synth":
         if not ds.synthetic:
             synthetic = [n for n in dataset_names() if get_dataset(n).synthetic]
@@ -25,7 +31,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         import time
 
         t0 = time.perf_counter()
-        made = ds.prepare(root, force=args.force, workers=min(4, os.cpu_count() or 1))
+        made = ds.prepare(root, force=args.force, workers=min(4, os.cpu_count() or 1), size=size)
         verb = "Generated" if made else "Up to date:"
         console.print(f"{verb} {ds.name} at {root} ({time.perf_counter() - t0:.1f} s)")
     info = ds.check_layout(root)

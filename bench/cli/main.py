@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("synth", "check"))
     p.add_argument("--dataset", default="synthetic-nyuv2")
     p.add_argument("--force", action="store_true", help="regenerate even if up to date")
+    p.add_argument("--profile", help="a synthetic set is rendered at this profile's data.size "
+                                     "(default: its own size)")
     p.add_argument("--no-cache", action="store_true",
                    help="check: read every file, ignoring the cache of earlier checks")
     add_folder_options(p)

@@ -45,8 +45,11 @@ def cmd_perf(args: argparse.Namespace) -> int:
         height, width_px = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
         raise BenchError(f"Bad --size '{args.size}'.", "Write HxW, e.g. --size 64x96.") from None
-    if height % 32 or width_px % 32:
-        raise BenchError(f"--size {args.size} is not divisible by 32 (SegNet).")
+    profile = resolve_profile(selection.profile, list(ds.profile_sections()))
+    stages = int(args.stages or profile["model"].get("stages", 5))
+    if height % 2 ** stages or width_px % 2 ** stages:
+        raise BenchError(f"--size {args.size} is not divisible by {2 ** stages} (SegNet's "
+                         f"{stages} stages).")
     if args.rounds < 1 or args.batch < 1 or args.warmup < 0:
         raise BenchError("--rounds and --batch must be at least 1, --warmup at least 0.")
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -55,7 +58,6 @@ def cmd_perf(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads or CPU_THREADS)
         malloc = f", malloc {keep_freed_memory().split(' (')[0]}"
     variants = tuple(split_list(args.variants) or ["fp32"])
-    profile = resolve_profile(selection.profile, list(ds.profile_sections()))
     arch = args.arch or str(profile.get("model", {}).get("arch") or "segnet")
     err = Console(stderr=True, emoji=False)
     err.print(f"perf: {ds.name} tasks, {arch}, {height}×{width_px}, batch {args.batch}, width "
@@ -64,7 +66,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
     results = measure(methods, ds.name, width=args.width, batch=args.batch, height=height,
                       width_px=width_px, regime=regime, rounds=args.rounds,
                       warmup=args.warmup, device=device, variants=variants,
-                      progress=lambda text: err.print(f"  {text}"), arch=arch)
+                      progress=lambda text: err.print(f"  {text}"), arch=arch,
+                      stages=stages if stages != 5 else None)
     bases = {r.variant: r for r in results if r.method == "sl"}
     speedups = any(r.speedups for r in results)
     table = Table(title=f"Training step time relative to SL ({ds.name}, {arch}, "
@@ -117,6 +120,7 @@ def add_perf_command(sub: Any) -> None:
     p.add_argument("--size", default="64x96", help="HxW of the batch (default 64x96)")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--width", type=float, default=1.0, help="network width multiplier (default 1)")
+    p.add_argument("--stages", type=int, help="SegNet stages (default: the profile's model.stages)")
     p.add_argument("--regime", dest="regimes", help="alias of --regimes (one regime)")
     p.add_argument("--rounds", type=int, default=10,
                    help="interleaved rounds, one timed step of every method each (default 10)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from bench.cli.args import add_results_option, results_root, table_console
+from bench.cli.args import results_root, table_console
 from bench.cli.selection import add_selection_options, request_from_args
 from bench.errors import BenchError
 
@@ -145,6 +145,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bench.records.store import scan_records
     from bench.report.suite import ReportOptions, write_report
 
+    request = table_request(args)  # the selection, and a results folder that can hold runs
     out = Path(args.out) if args.out else results_root(args) / "reports" / args.dataset
     options = ReportOptions(all_metrics=args.all_metrics,
                             qualitative=not args.no_qualitative, images=args.images,
@@ -158,7 +159,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                          "Give --out a folder that can be created and written to.") from None
     warn_unreadable(scan_records(results_root(args), args.dataset).problems)
     try:
-        index = write_report(table_request(args), out, options, log=console.print)
+        index = write_report(request, out, options, log=console.print)
     except OSError as exc:
         raise BenchError(f"Cannot write the report to {out}: {exc.strerror or exc}"
                          + (f" ({exc.filename})" if exc.filename else "") + ".",
@@ -183,9 +184,7 @@ def _selection(p: argparse.ArgumentParser, methods_help: str) -> None:
     """The selection flags of ``bench run`` (which runs), then the table's own."""
     add_selection_options(p, methods_help=methods_help,
                           regimes_help="comma list (default: every regime with runs)",
-                          seeds_help="only these seeds (default: every seed with runs)",
-                          folders=False)
-    add_results_option(p)
+                          seeds_help="only these seeds (default: every seed with runs)")
     p.set_defaults(profile=None)
     p.add_argument("--baseline", help="Δm baseline METHOD or METHOD@REGIME (default: stl, same "
                                       "regime, else full)")

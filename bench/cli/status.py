@@ -61,7 +61,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print("  ".join(f"[{_STYLE[k]}]{k}[/] {v}" for k, v in counts.items()),
                   highlight=False)
     if grid.layout is None:
-        where = grid.selection.dataset.default_root(grid.selection.request.data_root)
+        where = grid.selection.dataset.default_root(grid.selection.request.data_root,
+                                                    grid.selection.data_size)
         console.print(f"No data at {where} and no run of {dataset} planned in {results} yet: "
                       "every run is pending.", highlight=False, markup=False)
     return 0

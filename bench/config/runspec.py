@@ -134,17 +134,14 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     weighting = resolve_weighting(spec, profile)
 
     size = tuple(profile.get("data", {}).get("size") or (layout.height, layout.width))
-    if size[0] % 32 or size[1] % 32:
-        raise BenchError(f"Input size {size[0]}×{size[1]} is not divisible by 32, which SegNet "
-                         "needs (five 2× poolings).",
-                         "Set data.size in the profile (e.g. --set data.size=[64,96]).")
+    check_network_size(size, profile)
     fingerprint: dict[str, Any] = {"sizes": layout.sizes, "stored_size": [layout.height,
                                                                            layout.width]}
     data = profile["data"]
     limits = data.get("limit") or {}
     used = {split: min(n, int(limits[split])) if limits.get(split) else n
             for split, n in layout.sizes.items()}
-    manifest = ds.manifest_expected()
+    manifest = ds.manifest_expected((layout.height, layout.width))
     if manifest is not None:
         fingerprint["synthetic"] = manifest
     config = {
@@ -176,6 +173,16 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
     if tuning is not None:
         config["tuning"] = tuning
     return config
+
+
+def check_network_size(size: tuple[int, int] | list[int], profile: dict[str, Any]) -> None:
+    """The input size divides by ``2**model.stages`` (every SegNet stage halves it)."""
+    stages = int(profile["model"].get("stages", 5))
+    if size[0] % 2 ** stages or size[1] % 2 ** stages:
+        raise BenchError(f"Input size {size[0]}×{size[1]} is not divisible by {2 ** stages}, "
+                         f"which the network needs ({stages} 2× poolings, model.stages).",
+                         "Set data.size in the profile (e.g. --set data.size=[64,96]), or "
+                         "model.stages.")
 
 
 def resolve_weighting(spec: RunSpec, profile: dict[str, Any]) -> dict[str, Any]:

@@ -133,13 +133,14 @@ def architecture() -> Field:
 
 
 def image_size() -> Field:
-    expected = "[H, W], two positive integers divisible by 32 (SegNet's five 2× poolings), or null"
+    expected = ("[H, W], two positive integers divisible by 2**model.stages (32 for SegNet's "
+                "five 2× poolings), or null")
 
     def check(key: str, v: Any) -> None:
         if v is None:
             return
         if (not isinstance(v, list) or len(v) != 2 or not all(_is_int(x) and x > 0 for x in v)
-                or v[0] % 32 or v[1] % 32):
+                or v[0] % 2 or v[1] % 2):
             _fail(key, v, expected)
 
     return Field(check, expected)
@@ -209,7 +210,8 @@ def _init_parameters(cls: type) -> Mapping[str, inspect.Parameter]:
 #: every key a profile section may hold (a nested dict of :class:`Field` s)
 SCHEMA: dict[str, Any] = {
     "model": {"width": number(0, open_low=True), "arch": architecture(),
-              "pretrained": text(nullable=True), "channels_last": boolean()},
+              "pretrained": text(nullable=True), "channels_last": boolean(),
+              "stages": integer(1)},
     "data": {
         "size": image_size(),
         "limit": {"train": integer(1, nullable=True), "val": integer(1, nullable=True)},
@@ -237,7 +239,7 @@ SCHEMA: dict[str, Any] = {
 DIVERGE_ABOVE = 1e6
 #: values of keys a profile may leave out
 DEFAULTS: dict[str, Any] = {
-    "model": {"channels_last": False},
+    "model": {"channels_last": False, "stages": 5},
     "data": {"val_fraction": 0.1, "val_seed": 0},
     "train": {"val_interval": 1, "checkpoint_interval": 1, "augment": True, "num_workers": 0,
               "loss_reduction": "official", "selection": "last", "scheduler": None,
@@ -247,7 +249,7 @@ DEFAULTS: dict[str, Any] = {
 #: keys left out of a run's config (and so of its identity) while they hold these values: they
 #: were added after records existed, and at these values the runs compute what they computed
 #: before (``model.channels_last``, ``train.amp``: the memory layout and autocast precision)
-IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False},
+IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False, "stages": 5},
                                               "train": {"amp": "off"}}
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}
 TOP_LEVEL_TEXT = ("description", "extends")

@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import Dataset
 
 from bench.data.augment import RandomScaleCrop, resize_sample
+from bench.data.intrinsics import Intrinsics
 from bench.errors import DatasetError
 from bench.tasks import Task
 
@@ -91,21 +92,28 @@ class DenseDataset(Dataset):
         return cls.profile_keys or (cls.name,)
 
     @classmethod
-    def is_current(cls, root: Path) -> bool:
+    def is_current(cls, root: Path, size: tuple[int, int] | None = None) -> bool:
         """Whether the data at ``root`` is what this adapter reads (a synthetic set: generated
-        with its current settings); real data is whatever lies there."""
+        with its current settings, at ``size``); real data is whatever lies there."""
         return True
 
     @classmethod
-    def prepare(cls, root: Path, force: bool = False, workers: int = 1) -> bool:
-        """Make the data available at ``root`` if the adapter can (synthetic sets generate);
-        True if it wrote anything."""
+    def prepare(cls, root: Path, force: bool = False, workers: int = 1,
+                size: tuple[int, int] | None = None) -> bool:
+        """Make the data available at ``root`` if the adapter can (synthetic sets render it, at
+        ``size`` when given); True if it wrote anything."""
         return False
 
     @classmethod
-    def manifest_expected(cls) -> dict[str, Any] | None:
-        """The generator settings of a synthetic set (in every run's identity); None for data
-        the harness does not make."""
+    def manifest_expected(cls, size: tuple[int, int] | None = None) -> dict[str, Any] | None:
+        """The generator settings of a synthetic set rendered at ``size`` (in every run's
+        identity); None for data the harness does not make."""
+        return None
+
+    @classmethod
+    def intrinsics(cls, size: tuple[int, int]) -> Intrinsics | None:
+        """The camera of its images resized to ``size`` (H, W), for geometric terms; None for
+        a dataset whose camera is unknown or varies."""
         return None
 
     # -- description ----------------------------------------------------------------------------
@@ -118,8 +126,10 @@ class DenseDataset(Dataset):
         return tuple(t.name for t in cls.build_tasks())
 
     @classmethod
-    def default_root(cls, data_root: Path) -> Path:
-        return data_root / cls.name
+    def default_root(cls, data_root: Path, size: tuple[int, int] | None = None) -> Path:
+        """Where the dataset lies under a data root (a synthetic set rendered at another
+        ``size`` than its default lies beside it, ``NAME-HxW``)."""
+        return Path(data_root) / cls.name
 
     @classmethod
     def expected_layout(cls) -> str:

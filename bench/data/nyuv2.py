@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from bench.data.base import DenseDataset
+from bench.data.intrinsics import Intrinsics
 from bench.registry import register_dataset
 from bench.tasks import Task
 from bench.tasks.depth import DepthTask
 from bench.tasks.normal import NormalTask
 from bench.tasks.semantic import SemanticTask
+
+#: NYUv2's RGB camera at its original 480×640 (OpenCV convention)
+KINECT = Intrinsics.opencv(518.857901, 519.469611, 325.582449, 253.736166, 480, 640)
 
 
 @register_dataset("nyuv2")
@@ -32,3 +36,10 @@ class NYUv2(DenseDataset):
     @classmethod
     def build_tasks(cls) -> tuple[Task, ...]:
         return (SemanticTask(13), DepthTask(decimals=4), NormalTask())
+
+    @classmethod
+    def intrinsics(cls, size: tuple[int, int]) -> Intrinsics | None:
+        """The Kinect v1 RGB camera of NYUv2 (Silberman et al.'s toolbox: f = 518.86 / 519.47,
+        c = 325.58 / 253.74 px at 640×480), scaled to the preprocessed 288×384 and then to
+        ``size``; MTAN's preprocessing resizes the full frames without cropping."""
+        return KINECT.at(*size)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bench.data.cityscapes import Cityscapes
+from bench.data.intrinsics import Intrinsics
 from bench.data.nyuv2 import NYUv2
 from bench.data.pascal_context import PascalContext
 from bench.registry import register_dataset
@@ -32,34 +33,48 @@ class SyntheticMixin:
     synthetic = True
 
     @classmethod
-    def manifest_expected(cls) -> dict[str, Any]:
+    def rendered_size(cls, size: tuple[int, int] | None) -> tuple[int, int]:
+        """The size it is rendered at: the protocol's ``data.size``, else its default."""
+        return (int(size[0]), int(size[1])) if size else tuple(cls.synth_size)
+
+    @classmethod
+    def default_root(cls, data_root: Path, size: tuple[int, int] | None = None) -> Path:
+        h, w = cls.rendered_size(size)
+        if (h, w) == tuple(cls.synth_size):
+            return Path(data_root) / cls.name
+        return Path(data_root) / f"{cls.name}-{h}x{w}"
+
+    @classmethod
+    def manifest_expected(cls, size: tuple[int, int] | None = None) -> dict[str, Any]:
         from bench.data.render.writer import GENERATOR_VERSION
 
+        h, w = cls.rendered_size(size)
         return {"kind": cls.synth_kind, "generator_version": GENERATOR_VERSION,
                 "seed": cls.synth_seed, "n_train": cls.synth_sizes["train"],
-                "n_val": cls.synth_sizes["val"], "height": cls.synth_size[0],
-                "width": cls.synth_size[1]}
+                "n_val": cls.synth_sizes["val"], "height": h, "width": w}
 
     @classmethod
-    def is_current(cls, root: Path) -> bool:
+    def is_current(cls, root: Path, size: tuple[int, int] | None = None) -> bool:
         try:
-            manifest = json.loads((root / "synthetic.json").read_text())
+            manifest = json.loads((Path(root) / "synthetic.json").read_text())
         except (OSError, ValueError):
             return False
-        return all(manifest.get(k) == v for k, v in cls.manifest_expected().items())
+        return all(manifest.get(k) == v for k, v in cls.manifest_expected(size).items())
 
     @classmethod
-    def prepare(cls, root: Path, force: bool = False, workers: int = 1) -> bool:
-        """Render the dataset into ``root`` unless an identical one is there; True if rendered."""
+    def prepare(cls, root: Path, force: bool = False, workers: int = 1,
+                size: tuple[int, int] | None = None) -> bool:
+        """Render the dataset into ``root`` (at ``size``, else its default) unless an identical
+        one is there; True if rendered."""
         from bench.data.render.writer import generate_dataset
 
         root = Path(root)
-        if not force and cls.is_current(root):
+        if not force and cls.is_current(root, size):
             return False
         if root.exists():
             shutil.rmtree(root)
         root.parent.mkdir(parents=True, exist_ok=True)
-        e = cls.manifest_expected()
+        e = cls.manifest_expected(size)
         generate_dataset(cls.synth_kind, root, n_train=e["n_train"], n_val=e["n_val"],
                          height=e["height"], width=e["width"], seed=e["seed"], workers=workers)
         return True
@@ -78,6 +93,17 @@ class SyntheticNYUv2(SyntheticMixin, NYUv2):
     native_size = (64, 96)
     default_seeds = (0,)
     source = "Built in: generated on first use, or by `bench data synth --dataset synthetic-nyuv2`."
+
+    @classmethod
+    def intrinsics(cls, size: tuple[int, int]) -> Intrinsics:
+        """The renderer's camera (square pixels, horizontal FOV 62°, principal point at the
+        image centre, :func:`bench.data.render.camera.intrinsics`) at ``size``: the set is
+        rendered at the protocol's size, so no resize distorts it."""
+        from bench.data.render.camera import intrinsics
+        from bench.data.render.indoor import HFOV_DEG
+
+        f, cx, cy = intrinsics(int(size[0]), int(size[1]), HFOV_DEG)
+        return Intrinsics(f, f, cx, cy, int(size[0]), int(size[1]))
 
 
 @register_dataset("synthetic-cityscapes")
@@ -118,7 +144,7 @@ class SyntheticPascal(SyntheticMixin, PascalContext):
               "`bench data synth --dataset synthetic-pascal`.")
 
     @classmethod
-    def manifest_expected(cls) -> dict[str, Any]:
+    def manifest_expected(cls, size: tuple[int, int] | None = None) -> dict[str, Any]:
         from bench.data.render.pascal import PASCAL_GENERATOR_VERSION
 
-        return {**super().manifest_expected(), "pascal_version": PASCAL_GENERATOR_VERSION}
+        return {**super().manifest_expected(size), "pascal_version": PASCAL_GENERATOR_VERSION}

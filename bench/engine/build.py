@@ -179,20 +179,26 @@ def build_dataloaders(ds_cls: type[DenseDataset], config: dict[str, Any], split:
 
 
 def build_method(config: dict[str, Any], tasks: tuple) -> torch.nn.Module:
-    """The method of a resolved config: its options, plus what the engine fills in
-    (channels-last parameters under ``model.channels_last``)."""
+    """The method of a resolved config: its options, plus what the engine fills in (the
+    network's options, the dataset's camera at the run's size; channels-last parameters under
+    ``model.channels_last``)."""
+    from bench.registry import get_dataset
+
     m = config["method"]
+    data = config["dataset"]
+    camera = get_dataset(data["name"]).intrinsics(tuple(data["size"]))
     method = METHODS.build({"type": m["name"], "tasks": tasks, "width": config["model"]["width"],
                             "reduction": config["train"]["loss_reduction"],
-                            "weighting": config.get("weighting", "equal"),
+                            "weighting": config.get("weighting", "equal"), "camera": camera,
                             **network_options(config["model"]), **m["options"]})
     return method.use_channels_last() if channels_last(config) else method
 
 
 def network_options(model: dict[str, Any]) -> dict[str, Any]:
-    """``arch`` and ``pretrained`` of the config's ``model`` section, where set (SegNet and no
-    pretrained weights otherwise, so configs without them build exactly as before)."""
-    return {k: model[k] for k in ("arch", "pretrained") if model.get(k) is not None}
+    """``arch``, ``pretrained`` and ``stages`` of the config's ``model`` section, where set
+    (a 5-stage SegNet without pretrained weights otherwise, so configs without them build
+    exactly as before)."""
+    return {k: model[k] for k in ("arch", "pretrained", "stages") if model.get(k) is not None}
 
 
 def build_optimizer(params: list[torch.nn.Parameter], cfg: dict[str, Any]) -> torch.optim.Optimizer:

@@ -69,16 +69,17 @@ def expand_grid(methods: list[str], dataset: str, regimes: list[str] | None,
     return specs
 
 
-def prepare_dataset(dataset: str, data_root: Path, sink: ProgressSink | None = None
-                    ) -> LayoutInfo:
-    """Generate (synthetic) or locate the data and validate its layout before any training."""
+def prepare_dataset(dataset: str, data_root: Path, sink: ProgressSink | None = None,
+                    size: tuple[int, int] | None = None) -> LayoutInfo:
+    """Generate (a synthetic set, rendered at the protocol's ``size``) or locate the data and
+    validate its layout before any training."""
     ds: type[DenseDataset] = get_dataset(dataset)
-    root = ds.default_root(Path(data_root))
-    if not ds.is_current(root):
+    root = ds.default_root(Path(data_root), size)
+    if not ds.is_current(root, size):
         if sink:
             sink.message(f"Generating {dataset} into {root} …")
         t0 = time.perf_counter()
-        ds.prepare(root, workers=min(4, os.cpu_count() or 1))
+        ds.prepare(root, workers=min(4, os.cpu_count() or 1), size=size)
         if sink:
             sink.message(f"Generated {dataset} in {time.perf_counter() - t0:.1f} s")
     return ds.check_layout(root)
@@ -93,41 +94,47 @@ def plan(specs: list[RunSpec], layout: LayoutInfo, results_root: Path) -> list[P
     return out
 
 
-def layout_cache(results_root: Path, dataset: str) -> Path:
+def layout_cache(results_root: Path, dataset: str, size: tuple[int, int] | None = None) -> Path:
     """Where planning keeps the layout it saw of ``dataset`` (for reading without the data)."""
-    return Path(results_root) / ".cache" / "layouts" / f"{dataset}.json"
+    name = dataset if not size else f"{dataset}-{int(size[0])}x{int(size[1])}"
+    return Path(results_root) / ".cache" / "layouts" / f"{name}.json"
 
 
-def remember_layout(results_root: Path, dataset: str, layout: LayoutInfo) -> None:
+def remember_layout(results_root: Path, dataset: str, layout: LayoutInfo,
+                    size: tuple[int, int] | None = None) -> None:
     """Keep ``layout`` for :func:`known_layout`; a results folder that cannot take it is left
     alone (the runs' own writes will say what is wrong with it)."""
     try:
-        atomic_write_json(layout_cache(results_root, dataset),
+        atomic_write_json(layout_cache(results_root, dataset, size),
                           {"root": str(layout.root), "sizes": layout.sizes,
                            "height": layout.height, "width": layout.width})
     except OSError:
         pass
 
 
-def known_layout(dataset: str, data_root: Path, results_root: Path) -> LayoutInfo | None:
+def known_layout(dataset: str, data_root: Path, results_root: Path,
+                 size: tuple[int, int] | None = None) -> LayoutInfo | None:
     """The layout of ``dataset`` for planning without training: the data's, where it lies at
     ``data_root``; else the one the last planning into ``results_root`` saw; else the one its
     newest record was trained on; ``None`` when nothing knows it."""
     ds: type[DenseDataset] = get_dataset(dataset)
-    root = ds.default_root(Path(data_root))
-    if root.is_dir() and ds.is_current(root):
+    root = ds.default_root(Path(data_root), size)
+    if root.is_dir() and ds.is_current(root, size):
         try:
             return ds.check_layout(root)
         except BenchError:
             pass
     try:
-        saved = json.loads(layout_cache(results_root, dataset).read_text())
+        saved = json.loads(layout_cache(results_root, dataset, size).read_text())
         return LayoutInfo(Path(saved["root"]), {k: int(v) for k, v in saved["sizes"].items()},
                           int(saved["height"]), int(saved["width"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     newest = None
     for record in iter_records(results_root, dataset):
+        stored = record.config.get("dataset", {}).get("fingerprint", {}).get("stored_size")
+        if size and stored and list(stored) != [int(size[0]), int(size[1])]:
+            continue
         if newest is None or record.finished_at > newest.finished_at:
             newest = record
     if newest is None:

@@ -30,7 +30,7 @@ from bench.config.profiles import (
     resolve_profile,
 )
 from bench.config.rows import cross_weightings, parse_weightings
-from bench.config.runspec import RunSpec
+from bench.config.runspec import RunSpec, check_network_size
 from bench.data.base import LayoutInfo
 from bench.data.check import DataCheck
 from bench.engine.progress import ProgressSink
@@ -86,6 +86,13 @@ class Selection:
     def methods_given(self) -> bool:
         return self.request.methods is not None
 
+    @property
+    def data_size(self) -> tuple[int, int] | None:
+        """The protocol's ``data.size`` (a synthetic set is rendered at it); None: stored size."""
+        size = resolve_profile(self.profile, list(self.dataset.profile_sections()),
+                               self.overrides)["data"].get("size")
+        return (int(size[0]), int(size[1])) if size else None
+
     def specs(self, rows: Sequence[str] | None = None,
               regimes: Sequence[str] | None = None) -> list[RunSpec]:
         """The RunSpecs of ``rows`` (default: the selected ones) × regimes × seeds."""
@@ -136,12 +143,17 @@ def parse_seeds(text: str | None) -> list[int] | None:
     try:
         seeds = [int(s) for s in items]
     except ValueError:
-        raise BenchError(f"Bad --seeds '{text}'.", "Give integers, e.g. --seeds 0,1,2.") from None
+        raise BenchError(f"Bad --seeds '{text}'.", "Give integers, each one, e.g. --seeds "
+                                                   "0,1,2,3,4 (not a range like 0-4).") from None
     bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
     if bad:
         raise BenchError(f"Seed {bad[0]} of --seeds '{text}' is out of range.",
                          f"A seed is an integer from 0 to {MAX_SEED} (2**32 − 1).")
-    return list(dict.fromkeys(seeds))
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+        raise BenchError(f"--seeds '{text}' names seed {twice[0]} twice.",
+                         "Name each seed once: the same seed trains the same run.")
+    return seeds
 
 
 def select(request: GridRequest) -> Selection:
@@ -157,7 +169,9 @@ def select(request: GridRequest) -> Selection:
     profile = find_profile(request.profile or ds.default_profile)
     overrides = tuple(parse_overrides(list(request.sets)))
     check_override_keys(overrides)
-    resolve_profile(profile, list(ds.profile_sections()), overrides)
+    merged = resolve_profile(profile, list(ds.profile_sections()), overrides)
+    if merged["data"].get("size"):  # known before the data: checked before it is touched
+        check_network_size(merged["data"]["size"], merged)
     return Selection(request, ds, rows, notes, regimes,
                      seeds if seeds is not None else list(ds.default_seeds), profile, overrides)
 
@@ -177,11 +191,12 @@ def build_grid(request: GridRequest, *, train: bool,
     selection = select(request)
     chosen = specs(selection) if specs is not None else selection.specs()
     check_results_folder(request.results, write=train)
+    size = selection.data_size if selection.dataset.synthetic else None
     if train:
-        layout = prepare_dataset(selection.dataset.name, request.data_root, sink)
-        remember_layout(request.results, selection.dataset.name, layout)
+        layout = prepare_dataset(selection.dataset.name, request.data_root, sink, size)
+        remember_layout(request.results, selection.dataset.name, layout, size)
     else:
-        layout = known_layout(selection.dataset.name, request.data_root, request.results)
+        layout = known_layout(selection.dataset.name, request.data_root, request.results, size)
     runs = plan(chosen, layout, request.results) if layout is not None else []
     grid = Grid(selection, chosen, layout, runs, notes=list(selection.notes))
     if train:

@@ -134,13 +134,12 @@ def parse_regime(text: str) -> Regime:
             ratios = tuple(float(p) for p in parts)
         except ValueError:
             ratios = ()
-        if (len(ratios) < 2 or not all(math.isfinite(r) and 0 <= r <= MAX_RATIO for r in ratios)
-                or not any(r > 0 for r in ratios)):
+        if len(ratios) < 2 or not all(math.isfinite(r) and 0 < r <= MAX_RATIO for r in ratios):
             raise BenchError(
                 f"Bad ratio regime '{text}'.",
-                f"Write one finite number between 0 and {MAX_RATIO:g} per task, not all 0, e.g. "
-                "ratio:1:9 (10 % of the images labelled for the first task, 90 % for the "
-                "second).")
+                f"Write one finite number above 0 and at most {MAX_RATIO:g} per task (a task "
+                "with a share of 0 would never be labelled), e.g. ratio:1:9 (10 % of the "
+                "images labelled for the first task, 90 % for the second).")
         return Regime("ratio", ratios=ratios)
     if text.startswith("file:"):
         raw = text[len("file:"):]

@@ -21,7 +21,7 @@ from bench.engine.checkpoints import checkpoint_epoch, checkpoints
 from bench.launch.job import read_launch
 from bench.launch.scheduler import ACTIVE, ENDED, QUEUED, JobState, job_states
 from bench.records.locks import holder, is_locked
-from bench.records.record import RecordError
+from bench.records.record import RecordError, config_differences
 from bench.records.store import read_record
 
 if TYPE_CHECKING:
@@ -101,8 +101,28 @@ def run_state(run: PlannedRun, launch: Mapping[str, Any] | None,
     if job is not None and job.kind == ENDED:
         return RunState(run, FAILED, f"its job ended without a record{_resume(directory)}; "
                                      "see the log", job_word, log)
-    note = _resume(directory).lstrip("; ")
+    note = _resume(directory).lstrip("; ") or _changed(run)
     return RunState(run, PENDING, note or ("submitted" if job_id else ""), job_word, log)
+
+
+def _changed(run: PlannedRun) -> str:
+    """Why a never-started run is pending although the same run (method, regime, profile,
+    seed) was made before: its config differs from that run's (a split file rewritten, a
+    changed default, another ``--set``); the keys that differ."""
+    directory = Path(run.directory)
+    prefix = directory.name.rsplit("-", 1)[0]
+    for other in sorted(directory.parent.glob(f"{prefix}-*")):
+        if other == directory:
+            continue
+        try:
+            record = read_record(other)
+        except RecordError:
+            continue
+        if record is not None:
+            keys = config_differences(record.config, run.config)
+            return (f"its config differs from the run in {other.name} "
+                    f"({', '.join(keys) or 'hash'})")
+    return ""
 
 
 def _resume(directory: Path) -> str:

@@ -27,6 +27,7 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import nn
 
+from bench.data.intrinsics import Intrinsics
 from bench.nets.arch import get_architecture
 from bench.nets.norm import sync_running_statistics
 from bench.tasks import Task
@@ -125,9 +126,10 @@ class PartialLabelMethod(BaseModel):
     The contract with the engine (:mod:`bench.engine.build`), all declared here:
 
     * construction: ``cls(tasks, width=…, weighting=…, reduction=…, arch=…, pretrained=…,
-      **options)``; the keyword arguments before ``options`` come from the config's other
-      sections (tasks from the dataset, width, arch and pretrained from ``model``, reduction
-      from ``train.loss_reduction``, the weighting from the run's ``weighting`` axis), and
+      stages=…, camera=…, **options)``; the keyword arguments before ``options`` come from the
+      config's other sections (tasks from the dataset, width, arch, pretrained and stages from
+      ``model``, reduction from ``train.loss_reduction``, the weighting from the run's
+      ``weighting`` axis, the camera intrinsics from the dataset at the run's size), and
       ``options`` are the method's own, the fields of its :class:`Options` (resolved with their
       defaults into the run's identity; an unknown one is a ``TypeError``). A subclass states
       only the options it adds, in an ``Options`` dataclass derived from its base's;
@@ -148,6 +150,7 @@ class PartialLabelMethod(BaseModel):
     def __init__(self, tasks: Sequence[Task], *, width: float = 1.0,
                  weighting: WeightingSpec = "equal", reduction: str = "official",
                  arch: str | None = None, pretrained: str | None = None,
+                 stages: int | None = None, camera: Intrinsics | None = None,
                  **options: Any) -> None:
         super().__init__()
         #: the method's options (:class:`Options`)
@@ -155,8 +158,12 @@ class PartialLabelMethod(BaseModel):
         self.tasks = list(tasks)
         self.task_names = [t.name for t in self.tasks]
         self.reduction = reduction
-        #: the backbone (``model.arch``): builds the network and the mappings that match it
-        self.architecture = get_architecture(arch)
+        #: the backbone (``model.arch``, with ``model.stages``): builds the network and the
+        #: mappings that match it
+        self.architecture = get_architecture(arch, **({"stages": stages} if stages else {}))
+        #: the camera of the images (:meth:`bench.data.base.DenseDataset.intrinsics`), for
+        #: geometric terms; None where the dataset declares none
+        self.camera = camera
         self.pretrained = pretrained
         self.width = float(width)
         self.net = self.build_network(width)

@@ -27,13 +27,16 @@ DEFAULT_ARCH = "segnet"
 
 class Architecture:
     """How to build the networks of one backbone (one subclass per backbone, registered with
-    :func:`bench.registry.register_architecture`)."""
+    :func:`bench.registry.register_architecture`); its options are ``model.*`` keys."""
 
     description: str = ""
 
     @dataclass(frozen=True)
     class Options:
-        """A backbone takes no options of its own (its width and weights are the model's)."""
+        """The backbone's options (none by default; SegNet's ``stages``)."""
+
+    def __init__(self, **options: object) -> None:
+        self.options = self.Options(**options)
 
     def network(self, tasks: Sequence[Task], width: float, pretrained: str | None = None
                 ) -> nn.Module:
@@ -50,8 +53,16 @@ class Architecture:
         raise NotImplementedError
 
 
-def get_architecture(name: str | None) -> Architecture:
-    """The architecture called ``name`` (``None``: the default SegNet); a clear error if unknown."""
+def get_architecture(name: str | None, **options: object) -> Architecture:
+    """The architecture called ``name`` (``None``: the default SegNet) with ``options`` (the
+    backbone's ``model.*`` keys); a clear error if either is unknown."""
+    from bench.errors import BenchError
     from bench.registry import ARCHITECTURES, entry
 
-    return entry(ARCHITECTURES, name or DEFAULT_ARCH, "architecture (model.arch)")()
+    found = entry(ARCHITECTURES, name or DEFAULT_ARCH, "architecture (model.arch)")
+    unknown = sorted(set(options) - set(found.options()))
+    if unknown:
+        takes = ", ".join(f"model.{k}" for k in found.options()) or "none"
+        raise BenchError(f"model.{unknown[0]} is no option of the {found.name} backbone.",
+                         f"Its options: {takes}.")
+    return found(**options)

@@ -89,9 +89,10 @@ class _Stage(nn.Module):
 class MappingEncoder(nn.Module):
     """Task input layers + FiLM-conditioned SegNet encoder (official ``SegNet_enc``)."""
 
-    def __init__(self, input_channels: Sequence[int], width: float, cond: bool) -> None:
+    def __init__(self, input_channels: Sequence[int], width: float, cond: bool,
+                 stages: int = 5) -> None:
         super().__init__()
-        f = segnet_filters(width)
+        f = segnet_filters(width, stages)
         self.filters = f
         self.out_channels = f[-1]
         self.k = len(input_channels)
@@ -101,7 +102,7 @@ class MappingEncoder(nn.Module):
                           nn.ReLU(inplace=True)) for c in input_channels])
         self.encoder_block = nn.ModuleList([FiLMConv(f[0], f[0], pairs, cond)])
         self.conv_block_enc = nn.ModuleList([FiLMConv(f[0], f[0], pairs, cond)])
-        for i in range(4):
+        for i in range(len(f) - 1):
             self.encoder_block.append(FiLMConv(f[i], f[i + 1], pairs, cond))
             self.conv_block_enc.append(FiLMConv(f[i + 1], f[i + 1], pairs, cond) if i == 0
                                        else _Stage(f[i + 1], pairs, cond))
@@ -126,12 +127,12 @@ class CrossTaskMapping(nn.Module):
     """
 
     def __init__(self, input_channels: Sequence[int], width: float = 1.0, cond: bool = True,
-                 encoder: nn.Module | None = None) -> None:
+                 encoder: nn.Module | None = None, stages: int = 5) -> None:
         super().__init__()
         self.k = len(input_channels)
         self.cond = cond
         self.mapfns = encoder if encoder is not None else MappingEncoder(input_channels, width,
-                                                                         cond)
+                                                                         cond, stages)
         self.out_channels = int(self.mapfns.out_channels)
         init_weights(self)
         if cond:  # FiLM starts as the identity (γ = 1, β = 0), as in the official code

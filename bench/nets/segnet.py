@@ -1,11 +1,14 @@
 """Multi-task SegNet of MTAN / MTPSL, with a width multiplier for CPU-sized runs.
 
 Encoder-decoder with max-pooling indices (5 stages, 64-128-256-512-512 filters at width 1), a
-shared decoder and one head per task (3×3 conv + 1×1 conv). At ``width=1`` the parameter names and
-shapes equal those of ``SegNet`` in ``model/segnet_mtl.py`` of the official MTPSL code (itself
-the MTAN SegNet), so their NYUv2 checkpoints load with ``strict=True``: heads are named
-``pred_task1 … pred_taskK`` in task order and ``logsigma`` holds the log-variances used by
-uncertainty weighting (initialised to -0.5 as there).
+shared decoder and one head per task (3×3 conv + 1×1 conv). ``stages`` < 5 keeps the first
+stages only (``model.stages``: at a CPU-sized input, 3 stages leave the shared feature and the
+mapped maps at 1/8 of the input, as large as the paper's 5 stages leave them at its size). At
+``width=1`` and 5 stages the parameter names and shapes equal those of ``SegNet`` in
+``model/segnet_mtl.py`` of the official MTPSL code (itself the MTAN SegNet), so their NYUv2
+checkpoints load with ``strict=True``: heads are named ``pred_task1 … pred_taskK`` in task order
+and ``logsigma`` holds the log-variances used by uncertainty weighting (initialised to -0.5 as
+there).
 
 ``forward`` returns the task predictions (after each task's activation, e.g. unit-length normals)
 and the shared feature :math:`f_\\phi(x)`, the last max-pooled encoder map, which the cross-task
@@ -24,11 +27,13 @@ from bench.tasks import Task
 BASE_FILTERS = (64, 128, 256, 512, 512)
 
 
-def segnet_filters(width: float) -> list[int]:
-    """Filters per stage at a width multiplier (at least 4 channels per stage)."""
+def segnet_filters(width: float, stages: int = 5) -> list[int]:
+    """Filters of the first ``stages`` stages at a width multiplier (at least 4 per stage)."""
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
-    return [max(4, int(round(c * width))) for c in BASE_FILTERS]
+    if not 1 <= stages <= len(BASE_FILTERS):
+        raise ValueError(f"stages must be 1 … {len(BASE_FILTERS)}, got {stages}")
+    return [max(4, int(round(c * width))) for c in BASE_FILTERS[:stages]]
 
 
 def conv_bn_relu(cin: int, cout: int, norm: type[nn.Module] = nn.BatchNorm2d) -> nn.Sequential:
@@ -53,7 +58,8 @@ def init_weights(module: nn.Module) -> None:
 
 
 class SegNetEncoder(nn.Module):
-    """The five SegNet encoder stages; returns the pooled maps and the pooling indices."""
+    """The SegNet encoder stages (``len(filters)``, five in the paper); returns the pooled maps
+    and the pooling indices."""
 
     def __init__(self, in_channels: int, filters: Sequence[int],
                  norm: type[nn.Module] = nn.BatchNorm2d) -> None:
@@ -65,7 +71,7 @@ class SegNetEncoder(nn.Module):
 
         self.encoder_block = nn.ModuleList([unit(in_channels, f[0])])
         self.conv_block_enc = nn.ModuleList([unit(f[0], f[0])])
-        for i in range(4):
+        for i in range(len(f) - 1):
             self.encoder_block.append(unit(f[i], f[i + 1]))
             if i == 0:
                 self.conv_block_enc.append(unit(f[i + 1], f[i + 1]))
@@ -90,8 +96,8 @@ class SegNet(SegNetEncoder):
     """
 
     def __init__(self, tasks: Sequence[Task], width: float = 1.0, in_channels: int = 3,
-                 norm: type[nn.Module] = nn.BatchNorm2d) -> None:
-        filters = segnet_filters(width)
+                 norm: type[nn.Module] = nn.BatchNorm2d, stages: int = 5) -> None:
+        filters = segnet_filters(width, stages)
         super().__init__(in_channels, filters, norm)
         f = filters
         self.tasks = list(tasks)
@@ -102,7 +108,7 @@ class SegNet(SegNetEncoder):
 
         self.decoder_block = nn.ModuleList([unit(f[0], f[0])])
         self.conv_block_dec = nn.ModuleList([unit(f[0], f[0])])
-        for i in range(4):
+        for i in range(len(f) - 1):
             self.decoder_block.append(unit(f[i + 1], f[i]))
             if i == 0:
                 self.conv_block_dec.append(unit(f[i], f[i]))
@@ -131,10 +137,11 @@ class SegNet(SegNetEncoder):
         return [self.conv_block_dec[0][0].weight]
 
     def forward(self, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Predictions ``{task: [B, C_t, H, W]}`` and the shared feature ``[B, C, H/32, W/32]``."""
+        """Predictions ``{task: [B, C_t, H, W]}`` and the shared feature ``[B, C, H/2^S, W/2^S]``
+        (``S`` stages: ``H/32`` in the paper)."""
         feature, indices = self.encode(x)
         y = feature
-        for i in range(5):
+        for i in range(len(indices)):
             y = self.up_sampling(y, indices[-i - 1])
             y = self.conv_block_dec[-i - 1](self.decoder_block[-i - 1](y))
         preds = {t.name: t.activate(self.head(k)(y)) for k, t in enumerate(self.tasks)}

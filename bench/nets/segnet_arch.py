@@ -4,6 +4,7 @@ mapping, one per-image-normalised SegNet per task pair (NYUv2, Cityscapes)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from torch import nn
 
@@ -20,6 +21,12 @@ from bench.tasks import Task
 class SegNetArchitecture(Architecture):
     """SegNet, its SegNet-encoder mapping and one per-image-normalised SegNet per pair."""
 
+    @dataclass(frozen=True)
+    class Options(Architecture.Options):
+        #: encoder-decoder stages of every network of the run (``model.stages``; 5 in the
+        #: paper): the main network, the joint mapping and the pair networks alike
+        stages: int = 5
+
     description = "SegNet encoder-decoder (MTAN / MTPSL)"
 
     def network(self, tasks: Sequence[Task], width: float, pretrained: str | None = None
@@ -28,12 +35,13 @@ class SegNetArchitecture(Architecture):
             raise BenchError("model.pretrained is set, but the SegNet backbone has no "
                              "pretrained weights.",
                              "Unset model.pretrained, or use model.arch=resnet18_aspp.")
-        return SegNet(tasks, width=width)
+        return SegNet(tasks, width=width, stages=self.options.stages)
 
     def joint_mapping(self, tasks: Sequence[Task], width: float, cond: bool
                       ) -> CrossTaskMapping:
-        return CrossTaskMapping([t.channels for t in tasks], width=width, cond=cond)
+        return CrossTaskMapping([t.channels for t in tasks], width=width, cond=cond,
+                                stages=self.options.stages)
 
     def pair_network(self, source: Task, target: Task, width: float) -> nn.Module:
         return SegNet([target], width=width, in_channels=source.channels,
-                      norm=PerImageBatchNorm2d)
+                      norm=PerImageBatchNorm2d, stages=self.options.stages)

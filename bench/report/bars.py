@@ -53,6 +53,9 @@ def bar_figure(summary: Summary, column: str) -> Figure:
     """
     table = summary.table
     rows = [r for r in table.index if not (column == DELTA and r[1] == summary.baseline.method)]
+    if column == DELTA and not table[(DELTA, "n")].sum():
+        raise NothingToDraw(f"Δm needs runs of its baseline {summary.baseline}, and there are "
+                            "none")
     rows = [r for r in rows if int(table.loc[r, (column, "n")]) > 0]
     if not rows:
         raise NothingToDraw(f"no run besides the Δm baseline {summary.baseline}" if column == DELTA
@@ -113,8 +116,6 @@ def _zoom(ax, lows: list[float], highs: list[float]) -> bool:  # noqa: ANN001
 
 
 def bar_columns(summary: Summary, all_metrics: bool = False) -> list[str]:
-    """Columns that get a bar chart: every primary metric (or all metrics), then Δm."""
-    cols = [m.column for m in summary.metrics if all_metrics or m.primary]
-    if summary.table[(DELTA, "n")].sum() > 0:
-        cols.append(DELTA)
-    return cols
+    """Columns that get a bar chart: every primary metric (or all metrics), then Δm (a figure
+    that :func:`bar_figure` leaves out, saying why, when Δm has no baseline runs)."""
+    return [m.column for m in summary.metrics if all_metrics or m.primary] + [DELTA]

@@ -199,11 +199,6 @@ def run_check(request: TableRequest, against: Path, options: CheckOptions) -> Ch
     """Compare the selected runs of ``request`` with the records under ``against``."""
     if not request.methods:
         raise BenchError("bench check needs --method NAME (the method(s) to check).")
-    against = Path(against)
-    if not against.is_dir():
-        raise BenchError(f"Reference folder {against} does not exist.",
-                         "Point --against at a results folder (one holding runs/), e.g. "
-                         "results/reference.")
     summary, records = build_summary(request)
     known = {m.column for m in summary.metrics} | {m.task for m in summary.metrics}
     unknown = sorted(set(options.tolerances) - known - {"*", "dm"})
@@ -212,6 +207,11 @@ def run_check(request: TableRequest, against: Path, options: CheckOptions) -> Ch
                          f"{request.dataset}.",
                          f"Keys: dm, a task ({', '.join(sorted({m.task for m in summary.metrics}))}"
                          f") or a metric ({', '.join(sorted(m.column for m in summary.metrics))}).")
+    against = Path(against)
+    if not against.is_dir():
+        raise BenchError(f"Reference folder {against} does not exist.",
+                         "Point --against at a results folder (one holding runs/), e.g. "
+                         "results/reference.")
     candidate = summary.runs
     reference = load_records(against, request.dataset)
     if reference.frame.empty:

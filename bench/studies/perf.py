@@ -139,16 +139,19 @@ def measure(methods: list[str], dataset: str, *, width: float, batch: int, heigh
             width_px: int, regime: str, rounds: int, warmup: int, device: str = "cpu",
             variants: tuple[str, ...] = ("fp32",),
             progress: Callable[[str], None] | None = None,
-            arch: str | None = None) -> list[PerfResult]:
+            arch: str | None = None, stages: int | None = None) -> list[PerfResult]:
     """Step times (one per round), FLOPs and per-round ratios of every (row, variant); a row is
-    a method or method+weighting, on backbone ``arch`` (SegNet when ``None``)."""
+    a method or method+weighting, on backbone ``arch`` (SegNet when ``None``) with ``stages``
+    (``model.stages``), with the dataset's camera at the batch's size."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
         raise BenchError(f"Unknown perf variant(s) {', '.join(unknown) or '(none)'}.",
                          f"Choose from {', '.join(VARIANTS)}.")
     if methods[0] != "sl":
         raise ValueError("the first method must be sl, the base of the ratios")
-    tasks = get_dataset(dataset).build_tasks()
+    ds = get_dataset(dataset)
+    tasks = ds.build_tasks()
+    camera = ds.intrinsics((height, width_px))
     data = random_batch(tasks, batch, height, width_px, regime)
     entries: dict[tuple[str, str], tuple[torch.nn.Module, Any]] = {}
     results: dict[tuple[str, str], PerfResult] = {}
@@ -158,8 +161,9 @@ def measure(methods: list[str], dataset: str, *, width: float, batch: int, heigh
             torch.manual_seed(0)
             method, weighting = split_row(name)
             model = METHODS.build({"type": method, "tasks": tasks, "width": width,
-                                   "weighting": weighting,
-                                   **({"arch": arch} if arch else {})}).to(device)
+                                   "weighting": weighting, "camera": camera,
+                                   **({"arch": arch} if arch else {}),
+                                   **({"stages": stages} if stages else {})}).to(device)
             if nhwc:
                 model.use_channels_last()
             model.train()
