@@ -50,6 +50,9 @@ class MethodInfo:
     search_space: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: for a negative control: the method whose relation it destroys (``xtc-shuffled`` → ``xtc``)
     control_of: str | None = None
+    #: tasks a dataset must have for it to run (the geometric oracle's depth and normals); a
+    #: method set leaves it out on other datasets, and naming it there is an error
+    needs_tasks: tuple[str, ...] = ()
     #: registered name, set at registration
     name: str = ""
 
@@ -57,6 +60,7 @@ class MethodInfo:
         d = asdict(self)
         d["sets"] = list(self.sets)
         d["paper_aliases"] = list(self.paper_aliases)
+        d["needs_tasks"] = list(self.needs_tasks)
         d["search_space"] = {k: dict(v) for k, v in self.search_space.items()}
         return d
 
@@ -66,6 +70,7 @@ class MethodInfo:
         values = {k: v for k, v in data.items() if k in known}
         values["sets"] = tuple(values.get("sets", ()))
         values["paper_aliases"] = tuple(values.get("paper_aliases", ()))
+        values["needs_tasks"] = tuple(values.get("needs_tasks", ()))
         return cls(**values)
 
     @classmethod

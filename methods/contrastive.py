@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from bench.metadata import MethodInfo
 from bench.method.base import TrainingViews
 from bench.method.crosstask import FILM_SPACE, JointMappingMethod, encode_rows
+from bench.method.probe import negatives_probe
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method, register_method_variant
 from bench.tasks import Task
@@ -133,10 +134,12 @@ class ContrastiveLoss(JointMappingMethod):
             return {}
         b = views.batch_size
         v = views.second
+        labels = self.target_labels(v, views.mask).labels
         target, sources, pair_of_row = map_with_negatives(self.mapping, self.tasks, v.preds,
-                                                          v.labels, n, s, t, b, m)
+                                                          labels, n, s, t, b, m)
         rows = margin_row_losses(target, sources, pair_of_row, n, self.margin)
-        return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b)}
+        return {"loss_contrastive": self.con_weight * self.reduce_rows(rows, n, s, b),
+                **negatives_probe(target, sources, pair_of_row, n)}
 
 
 register_method_variant("contrastive-shuffled", ContrastiveLoss, MethodInfo(

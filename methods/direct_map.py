@@ -7,6 +7,7 @@ import torch
 from bench.metadata import MethodInfo
 from bench.method.base import TrainingViews
 from bench.method.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.method.probe import merge_probes, pairwise_probe
 from bench.registry import register_method, register_method_variant
 
 SEARCH_SPACE = CONSISTENCY_SPACE
@@ -36,8 +37,9 @@ class DirectMap(PairwiseMappingMethod):
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, b = views.mask, views.batch_size
-        preds2, labels2 = views.second.preds, views.second.labels
-        values, images, sources = [], [], []
+        preds2 = views.second.preds
+        labels2 = self.target_labels(views.second, mask).labels
+        values, images, sources, probes = [], [], [], []
         for i, j, s, t in self.maps.pairs():
             rows = (~mask[:, i] & mask[:, j]).nonzero().squeeze(1)
             keep, target = self.target_images(rows, j, mask)
@@ -48,10 +50,11 @@ class DirectMap(PairwiseMappingMethod):
             values.append(t.per_image_loss(mapped, labels2[t.name][target]))
             images.append(rows)
             sources.append(torch.full_like(rows, i))
+            probes.append(pairwise_probe(t, mapped, labels2[t.name], target, rows))
         if not values:
             return {}
         total = self.reduce_rows(torch.cat(values), torch.cat(images), torch.cat(sources), b)
-        return {"loss_direct": self.con_weight * total}
+        return {"loss_direct": self.con_weight * total, **merge_probes(probes)}
 
 
 register_method_variant("direct_map-shuffled", DirectMap, MethodInfo(

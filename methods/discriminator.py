@@ -14,6 +14,7 @@ from torch.func import functional_call
 from bench.metadata import MethodInfo
 from bench.method.base import TrainingViews, runner_epoch
 from bench.method.crosstask import FILM_SPACE, JointMappingMethod
+from bench.method.probe import negatives_probe
 from bench.nets.segnet import init_weights
 from bench.registry import register_method, register_method_variant
 from bench.tasks import Task
@@ -119,6 +120,8 @@ class DiscriminatorLoss(JointMappingMethod):
         self.discriminator = PairDiscriminator(self.mapping.out_channels)
         #: set during :meth:`train_step`: the generator loss is then computed once, after D's step
         self._in_train_step = False
+        #: the collapse probe of the step's pairs (:func:`bench.method.probe.negatives_probe`)
+        self._probe: dict[str, torch.Tensor] = {}
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -142,15 +145,17 @@ class DiscriminatorLoss(JointMappingMethod):
             return {}
         b = views.batch_size
         v = views.second
+        labels = self.target_labels(v, views.mask).labels
         target, sources, pair_of_row = map_with_negatives(self.mapping, self.tasks, v.preds,
-                                                          v.labels, n, s, t, b, m)
+                                                          labels, n, s, t, b, m)
+        self._probe = negatives_probe(target, sources, pair_of_row, n)
         # kept for the discriminator step of this iteration
         self._pairs = (target, sources, pair_of_row, n, s)
         if self._in_train_step:
             return {}  # train_step scores the pairs against the updated D (step 2)
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
         rows = pair_bce(pair_logits(self.discriminator, target, sources, pair_of_row, frozen), n)
-        return {"loss_disc_gen": self.con_weight * self.reduce_rows(rows, n, s, b)}
+        return {"loss_disc_gen": self.con_weight * self.reduce_rows(rows, n, s, b), **self._probe}
 
     def discriminator_loss(self, target: torch.Tensor, sources: torch.Tensor,
                            pair_of_row: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
@@ -165,6 +170,7 @@ class DiscriminatorLoss(JointMappingMethod):
                             "net and discriminator groups")
         data = self.data_preprocessor(data, True)
         self._pairs = None
+        self._probe = {}
         self.weighting.begin_step(runner_epoch())
         autocast = optim_wrapper["net"].optim_context  # autocast under train.amp
         self._in_train_step = True
@@ -181,6 +187,7 @@ class DiscriminatorLoss(JointMappingMethod):
                 d_loss = self.discriminator_loss(target, sources, pair_of_row, n)
             optim_wrapper["discriminator"].update_params(d_loss)
             log["disc_loss"] = d_loss.detach()
+            log.update(self._probe)
             # step 2 is taken against the updated D, whose parameters enter as constants
             frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
             with autocast(self):

@@ -7,6 +7,7 @@ import torch
 from bench.metadata import MethodInfo
 from bench.method.base import TrainingViews
 from bench.method.crosstask import CONSISTENCY_SPACE, PairwiseMappingMethod
+from bench.method.probe import merge_probes, pairwise_probe
 from bench.registry import register_method, register_method_variant
 
 SEARCH_SPACE = CONSISTENCY_SPACE
@@ -42,7 +43,9 @@ class PerceptualMap(PairwiseMappingMethod):
 
     def extra_losses(self, views: TrainingViews) -> dict[str, torch.Tensor]:
         mask, b = views.mask, views.batch_size
-        preds2, labels2 = views.second.preds, views.second.labels
+        preds2 = views.second.preds
+        labels2 = self.target_labels(views.second, mask).labels
+        probes = []
         fit: tuple[list[torch.Tensor], ...] = ([], [], [])  # values, images, sources
         perceptual: tuple[list[torch.Tensor], ...] = ([], [], [])
         for i, j, s, t in self.maps.pairs():
@@ -51,8 +54,9 @@ class PerceptualMap(PairwiseMappingMethod):
             rows, target = rows[keep], target[keep]
             if rows.numel():
                 x = s.encode_prediction(preds2[s.name][rows].detach())
-                _add(fit, t.per_image_loss(self.maps.forward_pair(s, t, x),
-                                           labels2[t.name][target]), rows, i)
+                mapped = self.maps.forward_pair(s, t, x)
+                _add(fit, t.per_image_loss(mapped, labels2[t.name][target]), rows, i)
+                probes.append(pairwise_probe(t, mapped, labels2[t.name], target, rows))
             rows = mask[:, i].nonzero().squeeze(1)
             keep, target = self.target_images(rows, i, mask)
             rows, target = rows[keep], target[keep]
@@ -66,7 +70,8 @@ class PerceptualMap(PairwiseMappingMethod):
                 _add(perceptual, t.prediction_distance(mapped, target).flatten(1).mean(1), rows, i)
         zero = preds2[self.tasks[0].name].new_zeros(())
         return {"loss_map_fit": self._reduce(fit, b, zero),
-                "loss_perceptual": self.con_weight * self._reduce(perceptual, b, zero)}
+                "loss_perceptual": self.con_weight * self._reduce(perceptual, b, zero),
+                **merge_probes(probes)}
 
     def _reduce(self, rows: tuple[list[torch.Tensor], ...], b: int,
                 zero: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from bench.method.crosstask import (
     encode_rows,
     mean_cosine_distance,
 )
+from bench.method.probe import joint_probe
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.registry import register_method, register_method_variant
 from bench.tasks import Task
@@ -45,17 +46,22 @@ def map_rows(mapping: CrossTaskMapping, tasks: Sequence[Task], preds: dict[str, 
 
 
 def xtc_row_losses(mapped_source: torch.Tensor, mapped_target: torch.Tensor,
-                   feature: torch.Tensor, reg_weight: float) -> torch.Tensor:
-    """Per row: :math:`L_{ct}(m_s, m_t) + \\lambda_R [R(f, m_s) + R(f, m_t)]`, cosine distances.
+                   feature: torch.Tensor, reg_weight: float,
+                   target_feature: torch.Tensor | None = None) -> torch.Tensor:
+    """Per row: :math:`L_{ct}(m_s, m_t) + \\lambda_R [R(f, m_s) + R(f', m_t)]`, cosine distances.
 
-    ``feature`` is :math:`f_\\phi(x_n)` of each row's image; it is detached here (the regulariser
-    pulls the mapped outputs towards the image feature, never the feature towards them).
+    ``feature`` is :math:`f_\\phi(x_n)` of each row's image and ``target_feature``
+    :math:`f' = f_\\phi(x_m)` of the image whose label the target is (the row's own, ``n``, for
+    the method; another one for its negative control, so that each mapped output is pulled
+    towards the feature of its own image in both); both are detached here (the regulariser pulls
+    the mapped outputs towards the image feature, never the feature towards them).
     """
     loss = mean_cosine_distance(mapped_source, mapped_target)
     if reg_weight > 0:
         f = feature.detach()
+        g = f if target_feature is None else target_feature.detach()
         loss = loss + reg_weight * (mean_cosine_distance(mapped_source, f)
-                                    + mean_cosine_distance(mapped_target, f))
+                                    + mean_cosine_distance(mapped_target, g))
     return loss
 
 
@@ -111,10 +117,12 @@ class CrossTaskConsistency(JointMappingMethod):
         if n.numel() == 0:
             return {}
         v = views.second
-        ms, mt = map_rows(self.mapping, self.tasks, v.preds, v.labels, n, s, t, m)
-        rows = xtc_row_losses(ms, mt, v.feature[n], self.reg_weight)
+        targets = self.target_labels(v, views.mask)
+        ms, mt = map_rows(self.mapping, self.tasks, v.preds, targets.labels, n, s, t, m)
+        rows = xtc_row_losses(ms, mt, v.feature[n], self.reg_weight, targets.feature[m])
         return {"loss_xtc": self.con_weight * self.reduce_rows(rows, n, s, views.batch_size),
-                "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach()}
+                "xtc_consistency": mean_cosine_distance(ms, mt).mean().detach(),
+                **joint_probe(ms, mt, pair_index(s, t, len(self.tasks)), n)}
 
 
 def xtc_loss_per_row_loop(model: CrossTaskConsistency, mask: torch.Tensor,

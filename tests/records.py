@@ -52,7 +52,8 @@ def method_info(method: str) -> MethodInfo:
     control = method.removesuffix("-shuffled") if method.endswith("-shuffled") else None
     return MethodInfo(summary="", display=display, short=short, family=method, colour="",
                       order=order, paper_name=paper, mapped_figure=method == "xtc", name=method,
-                      control_of=control, paper_aliases=("MTL",) if method == "sl" else ())
+                      control_of=control, paper_aliases=("MTL",) if method == "sl" else (),
+                      sets=("power", "oracles") if method == "oracle-geometry" else ())
 
 
 def weighting_info(name: str) -> WeightingInfo:
@@ -85,7 +86,8 @@ def write_record(results: Path, dataset: str, method: str, regime: str, seed: in
         tasks=[TaskEntry.from_dict(t) for t in TASKS], status=status,
         method_info=method_info(method), weighting_info=weighting_info(weighting),
         dataset_info=DatasetInfo(dataset, DATASETS.get(dataset, dataset), "quick"),
-        history=hist, metrics=metrics if status == "ok" else {}, finished_at=finished_at,
+        history=hist, metrics=metrics if status in ("ok", "collapsed") else {},
+        finished_at=finished_at,
         error=None if status == "ok" else {"type": "Error", "message": f"the run {status}"})
     store_record(folder, record)
     return folder

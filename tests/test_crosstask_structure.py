@@ -42,7 +42,8 @@ ONE = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=torch.boo
 @pytest.mark.parametrize("name", method_names())
 def test_no_supervised_gradient_from_unlabelled_tasks(name):
     torch.manual_seed(0)
-    model = METHODS.build({"type": name, "tasks": TASKS, "width": 0.0625})
+    model = METHODS.build({"type": name, "tasks": TASKS, "width": 0.0625,
+                           "camera": NYUv2.intrinsics((H, W))})
     mask = torch.zeros(B, 3, dtype=torch.bool)
     mask[:, 1] = True  # only depth labelled
     batch = _batch(mask)

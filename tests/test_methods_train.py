@@ -10,21 +10,25 @@ import torch
 from bench.cli import main
 from bench.engine import hooks as hooks_mod
 from bench.records.store import iter_records
-from bench.registry import method_names
+from bench.registry import method_info, method_names
 
 pytestmark = pytest.mark.slow
 ALL = method_names()
+#: what each synthetic set runs (the geometric oracle needs normals, which Cityscapes lacks)
+RUNS_ON = {"synthetic-nyuv2": ALL,
+           "synthetic-cityscapes": [m for m in ALL if "normal" not in method_info(m).needs_tasks]}
 
 
 @pytest.mark.parametrize("dataset", ["synthetic-nyuv2", "synthetic-cityscapes"])
 def test_every_method_trains_with_finite_losses(dataset, synthetic_root, tmp_path):
     results = tmp_path / "res"
-    assert main(["run", "--methods", ",".join(ALL), "--dataset", dataset, "--regimes",
+    methods = RUNS_ON[dataset]
+    assert main(["run", "--methods", ",".join(methods), "--dataset", dataset, "--regimes",
                  "onelabel", "--seeds", "0", "--profile", "smoke", "--jobs", "1", "--set", "train.epochs=1",
                  "--no-table", "--data-root", str(synthetic_root), "--results",
                  str(results)]) == 0
     records = list(iter_records(results))
-    assert sorted(r.method for r in records) == sorted(ALL)
+    assert sorted(r.method for r in records) == sorted(methods)
     for r in records:
         assert r.status == "ok", (r.method, r.error)
         train = r.history[-1]["train"]

@@ -31,6 +31,7 @@ def test_every_state(tmp_path):
     ok = write_record(res, "nyuv2", "sl", "onelabel", 0, m)
     diverged = write_record(res, "nyuv2", "sl", "onelabel", 1, m, status="diverged")
     failed = write_record(res, "nyuv2", "sl", "onelabel", 2, m, status="failed")
+    collapsed = write_record(res, "nyuv2", "xtc", "onelabel", 0, m, status="collapsed")
     locked, queued, ran, ended, fresh = (tmp_path / n for n in (
         "locked", "queued", "ran", "ended", "fresh"))
     for job, folder in (("7_0", queued), ("7_1", ran), ("7_2", ended)):
@@ -40,7 +41,7 @@ def test_every_state(tmp_path):
     _launch(failed, "7_3")  # failed before, now queued again: pending
     jobs = {"7_0": JobState(QUEUED, "PENDING"), "7_1": JobState(ACTIVE, "RUNNING"),
             "7_2": JobState(ENDED, "TIMEOUT"), "7_3": JobState(QUEUED, "PENDING")}
-    folders = [ok, diverged, failed, locked, queued, ran, ended, fresh]
+    folders = [ok, diverged, failed, collapsed, locked, queued, ran, ended, fresh]
     lock = RunLock(locked)  # flock: another open file of this process sees it held too
     assert lock.acquire()
     try:
@@ -50,6 +51,7 @@ def test_every_state(tmp_path):
         lock.release()
     got = {Path(s.run.directory).name: (s.state, s.job) for s in states}
     assert got[ok.name][0] == "finished" and got[diverged.name][0] == "diverged"
+    assert got[collapsed.name][0] == "collapsed"
     assert got[failed.name] == ("pending", "7_3 (PENDING)")
     assert got["locked"][0] == "running" and got["ran"] == ("running", "7_1 (RUNNING)")
     assert got["queued"] == ("pending", "7_0 (PENDING)")
@@ -59,7 +61,7 @@ def test_every_state(tmp_path):
     ended_state = next(s for s in states if Path(s.run.directory) == ended)
     assert ended_state.log == "/logs/7_2_0_log.out"
     assert count_states(states) == {"pending": 3, "running": 2, "finished": 1, "failed": 1,
-                                    "diverged": 1}
+                                    "diverged": 1, "collapsed": 1}
 
 
 def test_a_failed_record_without_a_job_is_failed(tmp_path):

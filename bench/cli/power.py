@@ -26,7 +26,8 @@ from bench.records.store import check_results_folder
 from bench.report.aggregate import select_runs
 from bench.report.formats import write_text
 from bench.report.frame import load_records
-from bench.report.power import PowerResult, analyse, verdicts
+from bench.report.power import MARGIN_FRACTION, Comparison, Effect, PowerResult, analyse, verdicts
+from bench.report.stats import TESTS
 from bench.studies.power import DEFAULT_SEEDS, power_specs, study_methods, study_regimes
 
 
@@ -63,8 +64,8 @@ def cmd_power(args: argparse.Namespace) -> int:
     if not records.records:
         raise BenchError(f"No records of {args.dataset} under {results}.")
     selected, notes = select_runs(records.frame, profile=profile)
-    result = analyse(records, selected, regimes, methods)
-    result.notes += notes
+    result = analyse(records, selected, regimes, methods, args.test, args.equivalence_margin)
+    result.notes = [*selection.notes, *result.notes, *notes]
     wall = time.perf_counter() - t0
     out = table_console()
     render(result, out, f"Power study: {args.dataset}, profile {profile}, seeds "
@@ -83,14 +84,38 @@ def cmd_power(args: argparse.Namespace) -> int:
     return 0
 
 
-def cell(result: PowerResult, comparison, column: str) -> Text:  # noqa: ANN001
+def cell(result: PowerResult, comparison: Comparison, column: str) -> Text:
     e = result.effect(comparison, column)
     if e is None or not math.isfinite(e.delta):
         return Text("—", style="dim")
     style = ("green" if e.delta > 0 else "red") if e.significant else ""
+    return Text(effect_text(e), style=style)
+
+
+def effect_text(e: Effect) -> str:
+    """``δ [low, high] p=…`` (the Holm-adjusted p), and for a difference that is not
+    significant the smallest detectable one (``mde``) and the TOST verdict (``≡`` equivalent
+    within the margin)."""
     ci = f" [{e.low:+.3g}, {e.high:+.3g}]" if math.isfinite(e.low) else ""
-    p = f" p={e.p:.2g}" if math.isfinite(e.p) else ""
-    return Text(f"{e.delta:+.3g}{ci}{p}", style=style)
+    p = f" p={e.p_holm:.2g}" if math.isfinite(e.p_holm) else ""
+    text = f"{e.delta:+.3g}{ci}{p}"
+    if not e.significant and math.isfinite(e.detectable):
+        text += f" mde {e.detectable:.2g}"
+        if math.isfinite(e.equivalence_p):
+            text += f" {'≡' if e.equivalent else '≢?'} ±{e.margin:.2g} p={e.equivalence_p:.2g}"
+    return text
+
+
+def legend(result: PowerResult) -> str:
+    test = ("a paired t-test over the seeds both sides ran (a seed fixes the label mask and "
+            "the initialisation)" if result.test == "paired" else "Welch's t-test over seeds")
+    return (f"Cells: δ = a − b, signed so that δ > 0 means a is better, its 95 % confidence "
+            f"interval and p-value from {test}, p Holm-adjusted over the study's "
+            f"{result.tests} tests; green/red: p < 0.05. Where not significant: mde, the "
+            f"smallest |δ| detectable at 80 % power; ≡ (equivalent) or ≢? (not shown "
+            f"equivalent) within ± {result.margin_fraction:g} × the positive control's |δ| "
+            f"(TOST p). n: runs of a/b (pairs when paired). Δm of every run against the mean of "
+            f"SL with full labels.")
 
 
 def render(result: PowerResult, console: Console, title: str) -> None:
@@ -104,19 +129,19 @@ def render(result: PowerResult, console: Console, title: str) -> None:
         if previous is not None and comp.kind != previous:
             table.add_section()
         previous = comp.kind
-        first = result.effect(comp, result.columns[0][0])
-        n = f"{first.n_a}/{first.n_b}" if first else "—"
-        table.add_row(f"{comp.kind}: {comp.a} vs {comp.b}", n,
+        table.add_row(f"{comp.kind}: {comp.a} vs {comp.b}", runs_text(result, comp),
                       *[cell(result, comp, c) for c, _ in result.columns])
     console.print(table)
-    console.print("Cells: δ = a − b, signed so that δ > 0 means a is better, with the 95 % "
-                  "confidence interval of the difference of means and the p-value of Welch's "
-                  "t-test over seeds; green/red: p < 0.05. Δm of every run against the mean of "
-                  "SL with full labels.", highlight=False)
+    console.print(legend(result), highlight=False)
     for line in verdicts(result):
         console.print(line, highlight=False)
     for note in result.notes:
         console.print(f"Note: {note}", highlight=False)
+
+
+def runs_text(result: PowerResult, comp: Comparison) -> str:
+    first = result.effect(comp, result.columns[0][0])
+    return f"{first.n_a}/{first.n_b}" if first else "—"
 
 
 def markdown(result: PowerResult, wall: float) -> str:
@@ -124,25 +149,39 @@ def markdown(result: PowerResult, wall: float) -> str:
     lines = ["| " + " | ".join(head) + " |", "| " + " | ".join([":--", "--:"] + ["--:"] * len(
         result.columns)) + " |"]
     for comp in result.comparisons:
-        first = result.effect(comp, result.columns[0][0])
-        cells = [f"{comp.kind}: {comp.a} vs {comp.b}", f"{first.n_a}/{first.n_b}" if first else "—"]
+        cells = [f"{comp.kind}: {comp.a} vs {comp.b}", runs_text(result, comp)]
         for c, _ in result.columns:
             e = result.effect(comp, c)
             if e is None or not math.isfinite(e.delta):
                 cells.append("—")
                 continue
-            text = f"{e.delta:+.3g} [{e.low:+.3g}, {e.high:+.3g}] p={e.p:.2g}"
+            text = effect_text(e)
             cells.append(f"**{text}**" if e.significant else text)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines.append(legend(result))
+    lines.append("")
     lines += [f"- {line}" for line in verdicts(result)]
+    lines += [f"- Note: {note}" for note in result.notes]
     lines.append(f"- Wall time: {wall:.0f} s.")
     return "\n".join(lines) + "\n"
 
 
+def margin_fraction(text: str) -> float:
+    """``--equivalence-margin``: a fraction in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in (0, 1], e.g. 0.41")
+    return value
+
+
 def add_power_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("power", help="controls and methods over seeds: what the benchmark "
-                                     "separates (effects, CIs, Welch p)")
+                                     "separates (effects, CIs, paired or Welch p, Holm, "
+                                     "power, equivalence)")
     add_selection_options(
         p, methods_default="power",
         methods_help="methods to test against their controls and SL (default: the set 'power': "
@@ -152,6 +191,14 @@ def add_power_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--no-run", action="store_true", help="only analyse the records there are")
     p.add_argument("--out", help="also write the result as Markdown (parent folders are made)")
+    p.add_argument("--test", choices=TESTS, default="paired",
+                   help="paired t-test over the seeds both sides ran (default: a seed fixes the "
+                        "label mask and the initialisation) or Welch's t-test")
+    p.add_argument("--equivalence-margin", type=margin_fraction, default=MARGIN_FRACTION,
+                   metavar="FRACTION",
+                   help="TOST margin as a fraction of the positive control's |δ| on the same "
+                        f"column (default {MARGIN_FRACTION}: the share of the one-label gap the "
+                        "paper's method closes on NYUv2)")
     p.add_argument("--allow-missing", action="store_true",
                    help="exit 0 when no comparison has runs on both sides (default: exit 1)")
     p.set_defaults(func=cmd_power, seeds=DEFAULT_SEEDS)

@@ -18,6 +18,7 @@ from bench.cli.selection import add_selection_options, request_from_args
 from bench.errors import BenchError
 from bench.grid.request import build_grid, parse_list
 from bench.launch.status import (
+    COLLAPSED,
     DIVERGED,
     FAILED,
     FINISHED,
@@ -29,8 +30,8 @@ from bench.launch.status import (
     unplanned,
 )
 
-_STYLE = {FINISHED: "green", DIVERGED: "magenta", FAILED: "red", RUNNING: "cyan",
-          PENDING: "yellow"}
+_STYLE = {FINISHED: "green", DIVERGED: "magenta", COLLAPSED: "magenta", FAILED: "red",
+          RUNNING: "cyan", PENDING: "yellow"}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -70,8 +71,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def add_status_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="state of each run of a grid: pending, running, finished, "
-                                      "failed, diverged (from records, locks and the scheduler; "
-                                      "no data needed)")
+                                      "failed, diverged, collapsed (from records, locks and the "
+                                      "scheduler; no data needed)")
     add_selection_options(p)
     p.add_argument("--state", help="show only runs in these states (comma list)")
     p.add_argument("--logs", action="store_true",

@@ -231,6 +231,7 @@ SCHEMA: dict[str, Any] = {
         "selection": choice("last", "best-val", "best-test"),
         "diverge_above": number(0, open_low=True),
         "amp": choice("off", "bf16", "fp16"),
+        "collapse_check": boolean(),
     },
     "eval": {"batch_size": integer(1), "average_last": integer(1)},
 }
@@ -243,14 +244,17 @@ DEFAULTS: dict[str, Any] = {
     "data": {"val_fraction": 0.1, "val_seed": 0},
     "train": {"val_interval": 1, "checkpoint_interval": 1, "augment": True, "num_workers": 0,
               "loss_reduction": "official", "selection": "last", "scheduler": None,
-              "diverge_above": DIVERGE_ABOVE, "amp": "off"},
+              "diverge_above": DIVERGE_ABOVE, "amp": "off", "collapse_check": True},
     "eval": {"average_last": 1},
 }
 #: keys left out of a run's config (and so of its identity) while they hold these values: they
 #: were added after records existed, and at these values the runs compute what they computed
-#: before (``model.channels_last``, ``train.amp``: the memory layout and autocast precision)
+#: before (``model.channels_last``, ``train.amp``: the memory layout and autocast precision;
+#: ``model.stages``: the paper's five-stage SegNet; ``train.collapse_check``: a cross-task run
+#: whose collapse probe stays within noise is recorded as ``collapsed``,
+#: :mod:`bench.engine.collapse`)
 IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False, "stages": 5},
-                                              "train": {"amp": "off"}}
+                                              "train": {"amp": "off", "collapse_check": True}}
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}
 TOP_LEVEL_TEXT = ("description", "extends")
 #: free-form metadata a profile may carry (``bench tune`` writes its budget and results there)

@@ -52,6 +52,7 @@ from bench.engine.checkpoints import (
     Recovery,
     recover_checkpoint,
 )
+from bench.engine.collapse import collapse_reason
 from bench.engine.distributed import (
     backend,
     barrier,
@@ -213,6 +214,12 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         runner.train()
         _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
+        collapsed = collapse_reason(state_hook.history) if (
+            record.method_info.control_of is None
+            and config["train"].get("collapse_check", True)) else ""
+        if collapsed:  # finished, but its mapping says nothing: never scored as a normal row
+            record.status = "collapsed"
+            record.error = {"type": "Collapsed", "message": collapsed}
     except DivergedError as exc:  # every process stops at the same step
         bad = _bad_data(ds_cls, config) if main else None
         if bad is not None:
@@ -242,7 +249,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         return None
 
     record.history = state_hook.history
-    if record.status != "ok":
+    if record.status not in ("ok", "collapsed"):
         record.metrics, record.val_metrics = {}, {}
     record.epochs_completed = int(runner.epoch) if runner is not None else 0
     record.timing = {
@@ -255,7 +262,7 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     record.memory = {"peak_bytes": state_hook.memory.peak_bytes(),
                      "kind": state_hook.memory.kind}
     record.environment = environment(device)
-    if record.status == "ok" and runner is not None:
+    if record.status in ("ok", "collapsed") and runner is not None:
         save_weights(runner.model, directory / FINAL_WEIGHTS)
         record.weights = FINAL_WEIGHTS
         if evaluate_test:

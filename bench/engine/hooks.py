@@ -214,6 +214,9 @@ class RunStateHook(Hook):
         entry: dict[str, Any] = {"epoch": epoch, "iter": int(runner.iter),
                                  "train": {k: sum(v) / len(v) for k, v in
                                            self._epoch_losses.items() if v}}
+        counted = {k: len(v) for k, v in self._epoch_losses.items() if k.startswith("probe_")}
+        if counted:  # the collapse probe's spread over the epoch needs its step count
+            entry["train_n"] = counted
         ev = self.evaluation
         if ev is not None and (epoch % ev.interval == 0 or epoch == runner.max_epochs):
             if ev.validation is not None:

@@ -31,7 +31,7 @@ from bench.config.profiles import (
 )
 from bench.config.rows import cross_weightings, parse_weightings
 from bench.config.runspec import RunSpec, check_network_size
-from bench.data.base import LayoutInfo
+from bench.data.base import DenseDataset, LayoutInfo
 from bench.data.check import DataCheck
 from bench.engine.progress import ProgressSink
 from bench.errors import BenchError
@@ -44,8 +44,9 @@ from bench.grid.plan import (
     remember_layout,
 )
 from bench.labels.regimes import parse_regime
+from bench.metadata import split_row
 from bench.records.store import check_results_folder
-from bench.registry import expand_methods, get_dataset
+from bench.registry import expand_methods, get_dataset, method_info
 
 #: the seeds a run may have: what numpy's and torch's generators take
 MAX_SEED = 2**32 - 1
@@ -159,9 +160,10 @@ def parse_seeds(text: str | None) -> list[int] | None:
 def select(request: GridRequest) -> Selection:
     """Validate ``request`` (see the module docstring); nothing is read from the data."""
     ds = get_dataset(request.dataset)
-    rows, notes = cross_weightings(expand_methods(request.methods if request.methods is not None
-                                                  else request.default_methods),
-                                   parse_weightings(request.weighting))
+    methods = request.methods if request.methods is not None else request.default_methods
+    rows, notes = cross_weightings(expand_methods(methods), parse_weightings(request.weighting))
+    rows, skipped = applicable_rows(rows, methods, ds)
+    notes += skipped
     regime_names = parse_list(request.regimes, "--regimes", "onelabel,full")
     regimes = ([parse_regime(r).reference for r in regime_names] if regime_names is not None
                else None)
@@ -174,6 +176,31 @@ def select(request: GridRequest) -> Selection:
         check_network_size(merged["data"]["size"], merged)
     return Selection(request, ds, rows, notes, regimes,
                      seeds if seeds is not None else list(ds.default_seeds), profile, overrides)
+
+
+def applicable_rows(rows: list[str], methods: str, ds: type[DenseDataset]
+                    ) -> tuple[list[str], list[str]]:
+    """The rows whose method can run on ``ds`` (``MethodInfo.needs_tasks``), and a note for
+    each member of a method set left out; a method named on its own that cannot run there is
+    an error."""
+    named = {n.strip() for n in methods.split(",")}
+    tasks = {t.name for t in ds.build_tasks()}
+    keep, notes = [], []
+    for row in rows:
+        method = split_row(row)[0]
+        missing = [t for t in method_info(method).needs_tasks if t not in tasks]
+        if not missing:
+            keep.append(row)
+        elif method in named or row in named:
+            raise BenchError(f"{method} needs the tasks {', '.join(method_info(method).needs_tasks)}"
+                             f"; {ds.name} has {', '.join(sorted(tasks))}.",
+                             f"Run it on a dataset with {', '.join(missing)} (e.g. nyuv2, "
+                             "synthetic-nyuv2), or leave it out of --methods.")
+        else:
+            notes.append(f"{row} left out: it needs the tasks "
+                         f"{', '.join(method_info(method).needs_tasks)} and {ds.name} has no "
+                         f"{', '.join(missing)}.")
+    return keep, notes
 
 
 def build_grid(request: GridRequest, *, train: bool,

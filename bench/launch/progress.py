@@ -72,7 +72,8 @@ class RichGridProgress:
         if task is not None:
             self.progress.remove_task(task)
         self.progress.advance(self.grid)
-        colour = {"ok": "green", "skipped": "cyan", "diverged": "yellow"}.get(status, "red")
+        colour = {"ok": "green", "skipped": "cyan", "diverged": "yellow",
+                  "collapsed": "yellow"}.get(status, "red")
         self.progress.console.print(f"[{colour}]{status:>8}[/] {escape(summary)}",
                                     soft_wrap=True)
 

@@ -2,7 +2,8 @@
 
 From what lies in the run's folder and, for runs a launcher submitted, from the scheduler:
 
-* ``finished`` / ``diverged``: its record says so (nothing overrides a finished record);
+* ``finished`` / ``diverged`` / ``collapsed``: its record says so (nothing overrides a finished
+  record);
 * ``running``: a process holds its ``run.lock``, or the scheduler runs its job;
 * ``pending``: not started, queued at the scheduler, or interrupted (it resumes from its last
   checkpoint);
@@ -27,9 +28,9 @@ from bench.records.store import read_record
 if TYPE_CHECKING:
     from bench.grid.plan import PlannedRun
 
-PENDING, RUNNING, FINISHED, FAILED, DIVERGED = ("pending", "running", "finished", "failed",
-                                                "diverged")
-STATES = (PENDING, RUNNING, FINISHED, FAILED, DIVERGED)
+PENDING, RUNNING, FINISHED, FAILED, DIVERGED, COLLAPSED = (
+    "pending", "running", "finished", "failed", "diverged", "collapsed")
+STATES = (PENDING, RUNNING, FINISHED, FAILED, DIVERGED, COLLAPSED)
 
 
 @dataclass
@@ -82,7 +83,7 @@ def run_state(run: PlannedRun, launch: Mapping[str, Any] | None,
         record, unreadable = None, exc.message
     log = _log_path(directory, record.launch if record else None, launch)
     if record is not None and record.finished:
-        state = FINISHED if record.status == "ok" else DIVERGED
+        state = {"ok": FINISHED, "collapsed": COLLAPSED}.get(record.status, DIVERGED)
         detail = _metrics_summary(record.metrics) if state == FINISHED else _first_line(
             record.error)
         return RunState(run, state, detail, job_id, log)

@@ -227,9 +227,15 @@ class PartialLabelMethod(BaseModel):
         else:
             preds, feature = self.net(self.layout(image))
             main = second = View(image, preds, labels, feature)
+        views = TrainingViews(mask, main, second)
         losses = self.supervised_losses(main.preds, labels, mask)
-        losses.update(self.extra_losses(TrainingViews(mask, main, second)))
+        losses.update(self.extra_losses(views))
+        self.after_step_terms(views)
         return losses
+
+    def after_step_terms(self, views: TrainingViews) -> None:
+        """Called once per step after :meth:`extra_losses` (a method's state that follows the
+        batches, e.g. a negative control's label bank); nothing by default."""
 
     def supervised_losses(self, preds: dict[str, torch.Tensor], labels: dict[str, torch.Tensor],
                           mask: torch.Tensor) -> dict[str, torch.Tensor]:

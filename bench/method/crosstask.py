@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from bench.method.base import LR_SPACE, PartialLabelMethod
+from bench.method.base import LR_SPACE, PartialLabelMethod, TrainingViews, View
 from bench.nets.mapping import CrossTaskMapping, pair_index
 from bench.nets.pairwise import PairwiseMaps
 from bench.tasks import Task
@@ -122,6 +122,16 @@ def other_labelled_images(images: torch.Tensor, task: torch.Tensor, mask: torch.
     return keep, partner
 
 
+@dataclass
+class Targets:
+    """What the rows' targets index: the labels (and shared feature) of the view's images
+    ``0 … B−1``, and, for a negative control, the banked label of task ``k`` (and the feature of
+    its image) at ``B + k`` (:meth:`CrossTaskMethod.target_labels`)."""
+
+    labels: dict[str, torch.Tensor]
+    feature: torch.Tensor | None
+
+
 class CrossTaskMethod(PartialLabelMethod):
     """Base of the methods that add a cross-task term computed on the second view.
 
@@ -129,9 +139,13 @@ class CrossTaskMethod(PartialLabelMethod):
     (a protocol option; the official scripts' ``--rampup up`` uses 100 epochs; off by default,
     as in the official runs). ``shuffle_targets=True`` makes the method its own negative
     control: each row's target label (the label side of a cross-task pair) comes from *another*
-    image of the batch labelled for that task (:func:`other_labelled_images`), so the cross-task
-    relation between the two sides is destroyed and everything else (rows, mappings, weights,
-    optimisers) is equal. Rows whose batch holds no other such image are left out.
+    image labelled for that task (:func:`other_labelled_images`), so the cross-task relation
+    between the two sides is destroyed and everything else is equal: the rows (when the batch
+    holds no other image labelled for the task, the label of the last such image of an earlier
+    batch is taken, from a bank kept with the weights, so the control has the method's rows
+    from its second step on), the loss normalisation, the mappings, weights and optimisers, and
+    the regulariser, which compares each mapped label with the feature of the image it is the
+    label of, as the method does.
     """
 
     needs_second_view = True
@@ -149,6 +163,11 @@ class CrossTaskMethod(PartialLabelMethod):
         super().__init__(tasks, **kwargs)
         self.base_con_weight = float(self.options.con_weight)
         self.shuffle_targets = bool(self.options.shuffle_targets)
+        if self.shuffle_targets:  # the negative control's label bank (kept in checkpoints)
+            self.register_buffer("bank_filled", torch.zeros(len(self.tasks), dtype=torch.bool))
+            for k in range(len(self.tasks)):
+                self.register_buffer(f"bank_label_{k}", None)
+            self.register_buffer("bank_feature", None)
 
     @property
     def rampup_epochs(self) -> float:
@@ -161,13 +180,77 @@ class CrossTaskMethod(PartialLabelMethod):
 
     def target_images(self, images: torch.Tensor, task: torch.Tensor | int, mask: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(keep, images)`` whose labels the rows' targets take: each row's own image, or, for
-        the negative control, another image labelled for the row's task."""
+        """``(keep, images)`` whose labels the rows' targets take (indices into
+        :meth:`target_labels`): each row's own image, or, for the negative control, another
+        image labelled for the row's task, else that task's banked label (``B + task``); a row
+        is left out only when there is neither (the control's first step)."""
         if not isinstance(task, torch.Tensor):
             task = torch.full_like(images, int(task))
         if not self.shuffle_targets:
             return torch.ones_like(images, dtype=torch.bool), images
-        return other_labelled_images(images, task, mask)
+        keep, partner = other_labelled_images(images, task, mask)
+        banked = self.bank_filled.to(task.device)[task] & ~keep
+        partner = torch.where(banked, mask.shape[0] + task, partner)
+        return keep | banked, partner
+
+    def target_labels(self, view: View, mask: torch.Tensor) -> Targets:
+        """The labels and feature that :meth:`target_images` indexes: the view's own, with each
+        task's banked label and feature appended for the negative control."""
+        if not self.shuffle_targets:
+            return Targets(dict(view.labels), view.feature)
+        if not bool(self.bank_filled.any()):
+            return Targets(dict(view.labels), view.feature)
+        labels = {}
+        for k, task in enumerate(self.tasks):
+            own = view.labels[task.name]
+            slots = own.new_zeros((len(self.tasks), *own.shape[1:]))
+            if bool(self.bank_filled[k]):
+                slots[k] = getattr(self, f"bank_label_{k}").to(own)
+            labels[task.name] = torch.cat([own, slots])
+        feature = view.feature
+        if feature is not None and self.bank_feature is not None:
+            feature = torch.cat([feature, self.bank_feature.to(feature)])
+        return Targets(labels, feature)
+
+    def after_step_terms(self, views: TrainingViews) -> None:
+        """The negative control banks, per task, the label (and feature) of the last image of
+        this batch labelled for it, for rows of later batches that find no other image."""
+        super().after_step_terms(views)
+        if not self.shuffle_targets:
+            return
+        view, mask = views.second, views.mask
+        with torch.no_grad():
+            for k, task in enumerate(self.tasks):
+                labelled = mask[:, k].nonzero().squeeze(1)
+                if labelled.numel() == 0:
+                    continue
+                i = int(labelled[-1])
+                setattr(self, f"bank_label_{k}", view.labels[task.name][i].detach().clone())
+                if view.feature is not None:
+                    if self.bank_feature is None:
+                        self.bank_feature = view.feature.new_zeros(
+                            (len(self.tasks), *view.feature.shape[1:]))
+                    self.bank_feature[k] = view.feature[i].detach()
+                self.bank_filled[k] = True
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any,
+                              **kwargs: Any) -> None:
+        # the bank is made at its first batch: give it the checkpoint's shapes before loading
+        for name in [f"bank_label_{k}" for k in range(len(self.tasks))] + ["bank_feature"]:
+            if self.shuffle_targets and prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def consistency_rows(self, mask: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(n, s, t, m)``, one entry per row of the cross-task term: image ``n``, its
+        unlabelled source task ``s`` and labelled target task ``t`` (:func:`pair_rows`), and the
+        image ``m`` whose label of ``t`` the row targets (:meth:`target_images`: an index into
+        :meth:`target_labels`; the control's rows of its first step that find neither another
+        image nor a banked label are left out)."""
+        n, s, t = pair_rows(mask)
+        keep, m = self.target_images(n, t, mask)
+        return n[keep], s[keep], t[keep], m[keep]
 
     def reduce_rows(self, values: torch.Tensor, n: torch.Tensor, s: torch.Tensor,
                     batch: int) -> torch.Tensor:
@@ -200,16 +283,6 @@ class JointMappingMethod(CrossTaskMethod):
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:
         return {"film": cls.film_defaults} if options.get("cond", True) else {}
-
-    def consistency_rows(self, mask: torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(n, s, t, m)``, one entry per row of the cross-task term: image ``n``, its
-        unlabelled source task ``s`` and labelled target task ``t`` (:func:`pair_rows`), and the
-        image ``m`` whose label of ``t`` the row targets (:meth:`target_images`; rows the
-        negative control finds no such image for are left out)."""
-        n, s, t = pair_rows(mask)
-        keep, m = self.target_images(n, t, mask)
-        return n[keep], s[keep], t[keep], m[keep]
 
     @torch.no_grad()
     def mapped_pairs(self, image: torch.Tensor, labels: dict[str, torch.Tensor],

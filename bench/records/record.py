@@ -32,9 +32,11 @@ from bench.metadata import EQUAL, DatasetInfo, MethodInfo, WeightingInfo, row_ke
 
 SCHEMA_VERSION = 3
 READABLE = (1, 2, 3)
-STATUSES = ("ok", "diverged", "failed")
-#: a run with one of these statuses is finished: a rerun skips it
-FINISHED = ("ok", "diverged")
+STATUSES = ("ok", "diverged", "collapsed", "failed")
+#: a run with one of these statuses is finished: a rerun skips it (a ``collapsed`` run ended
+#: with metrics, but its cross-task mapping no longer depended on its input:
+#: :mod:`bench.engine.collapse`; it is never scored as a normal row)
+FINISHED = ("ok", "diverged", "collapsed")
 
 
 class RecordError(BenchError):

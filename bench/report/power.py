@@ -6,14 +6,21 @@ From records alone, three kinds of comparison, each per label regime and over se
   partial labels. A benchmark on which partial-label methods can show their worth needs this gap.
 * **negative controls**: each cross-task method against its control with the cross-task relation
   destroyed (``MethodInfo.control_of``, e.g. ``xtc-shuffled``: targets from other images). A
-  method that is not separated from its control gains nothing from the relation it claims to use.
+  method that is not separated from its control gains nothing from the relation it claims to
+  use. The analytic oracle (``oracle-geometry``, in the method set ``oracles``) against its own
+  control says whether the benchmark can resolve cross-task signal at all.
 * **methods against SL** on the same regime: the question the paper asks.
 
-For runs :math:`a_1..a_n` of one side and :math:`b_1..b_m` of the other, on each task's primary
-metric and on Δm, the effect is :math:`\\delta = \\pm(\\bar a - \\bar b)` (``+`` where higher is
-better, so :math:`\\delta > 0` means *a* is better), its 95 % confidence interval and p-value
-come from Welch's t-test (``scipy.stats.ttest_ind(equal_var=False)``). Δm of every run is taken
-against the mean of SL with full labels (the positive reference), so all Δm share one baseline.
+Each comparison is made on each task's primary metric and on Δm (every run's Δm against the mean
+of SL with full labels, so all Δm share one baseline) by :mod:`bench.report.stats`: by default a
+**paired** t-test over the seeds both sides ran (a seed fixes the label mask and the
+initialisation), or Welch's; the 95 % interval of δ (δ > 0: *a* is better); the p-value
+**Holm**-adjusted over every test of the study (the family: all comparisons × all columns it
+reports); the **smallest effect detectable** at 80 % power; and, where a difference is not
+significant, the **TOST equivalence** p-value within a margin of a fraction of the positive
+control's effect on the same column and regime (by default 41 %: the share of the one-label gap
+that the paper's method closes on NYUv2). Runs that did not finish ``ok`` (``collapsed``,
+``diverged``) are left out, and a note says so.
 """
 
 from __future__ import annotations
@@ -21,17 +28,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench.metadata import row_key, split_row
+from bench.report import stats
 from bench.report.aggregate import DELTA, Baseline, runs_delta_m
 from bench.report.frame import MetricInfo, RecordSet
 from bench.report.names import arrow
 
 REFERENCE = Baseline("sl", "full")
 POSITIVE, NEGATIVE, VERSUS_SL = "positive control", "negative control", "method vs SL"
+#: the equivalence margin's default: this fraction of the positive control's |δ|
+MARGIN_FRACTION = 0.41
+#: the method set whose members are analytic oracles of cross-task signal
+ORACLES = "oracles"
 
 
 @dataclass(frozen=True)
@@ -52,19 +62,49 @@ class Comparison:
 
 @dataclass
 class Effect:
-    """One comparison on one column (``δ > 0``: *a* is better)."""
+    """One comparison on one column (``δ > 0``: *a* is better), with its power and equivalence."""
 
     column: str
-    delta: float
-    low: float
-    high: float
-    p: float
-    n_a: int
-    n_b: int
+    test: stats.Comparison
+    p_holm: float = float("nan")
+    detectable: float = float("nan")
+    margin: float = float("nan")
+    equivalence_p: float = float("nan")
+
+    @property
+    def delta(self) -> float:
+        return self.test.delta
+
+    @property
+    def low(self) -> float:
+        return self.test.low
+
+    @property
+    def high(self) -> float:
+        return self.test.high
+
+    @property
+    def p(self) -> float:
+        return self.test.p
+
+    @property
+    def n_a(self) -> int:
+        return self.test.n_a
+
+    @property
+    def n_b(self) -> int:
+        return self.test.n_b
 
     @property
     def significant(self) -> bool:
-        return math.isfinite(self.p) and self.p < 0.05
+        """Holm-adjusted p < 0.05."""
+        return math.isfinite(self.p_holm) and self.p_holm < stats.ALPHA
+
+    @property
+    def equivalent(self) -> bool:
+        """TOST p < 0.05 within ±margin (and not significantly different)."""
+        return (not self.significant and math.isfinite(self.equivalence_p)
+                and self.equivalence_p < stats.ALPHA)
 
 
 @dataclass
@@ -72,6 +112,9 @@ class PowerResult:
     comparisons: list[Comparison]
     effects: dict[tuple[Comparison, str], Effect]
     columns: list[tuple[str, str]]  # (column, header)
+    test: str = "paired"
+    margin_fraction: float = MARGIN_FRACTION
+    oracles: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
 
     def effect(self, comparison: Comparison, column: str) -> Effect | None:
@@ -80,18 +123,10 @@ class PowerResult:
     def of_kind(self, kind: str) -> list[Comparison]:
         return [c for c in self.comparisons if c.kind == kind]
 
-
-def welch(a: np.ndarray, b: np.ndarray, higher_is_better: bool) -> tuple[float, ...]:
-    """``(δ, low, high, p)`` of Welch's t-test; NaN where either side has fewer than 2 values."""
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    sign = 1.0 if higher_is_better else -1.0
-    if len(a) < 2 or len(b) < 2:
-        delta = sign * (a.mean() - b.mean()) if len(a) and len(b) else float("nan")
-        return float(delta), float("nan"), float("nan"), float("nan")
-    result = stats.ttest_ind(a, b, equal_var=False)
-    ci = result.confidence_interval(0.95)
-    low, high = sorted((sign * float(ci.low), sign * float(ci.high)))
-    return float(sign * (a.mean() - b.mean())), low, high, float(result.pvalue)
+    @property
+    def tests(self) -> int:
+        """The size of the Holm family: the testable comparisons × columns."""
+        return sum(1 for e in self.effects.values() if e.test.testable)
 
 
 def control_row(row: str, controls: dict[str, str]) -> str | None:
@@ -117,33 +152,68 @@ def comparisons(records: RecordSet, regimes: list[str], methods: list[str]) -> l
     return out
 
 
-def analyse(records: RecordSet, runs: pd.DataFrame, regimes: list[str],
-            methods: list[str]) -> PowerResult:
-    """Every comparison of :func:`comparisons` on each task's primary metric and on Δm."""
+def analyse(records: RecordSet, runs: pd.DataFrame, regimes: list[str], methods: list[str],
+            test: str = "paired", margin_fraction: float = MARGIN_FRACTION) -> PowerResult:
+    """Every comparison of :func:`comparisons` on each task's primary metric and on Δm (see the
+    module docstring for the statistics)."""
+    if test not in stats.TESTS:
+        raise ValueError(f"unknown test {test!r}")
     primaries = [m for m in records.metrics if m.primary]
     runs = runs.copy()
     runs[DELTA] = runs_delta_m(runs, records.metrics, REFERENCE)
     columns = [(m.column, header(m)) for m in primaries] + [(DELTA, f"{DELTA} (%) ↑")]
     direction = {m.column: m.higher_is_better for m in primaries} | {DELTA: True}
-    result = PowerResult(comparisons(records, regimes, methods), {}, columns)
+    oracles = tuple(name for name, info in records.names.methods.items()
+                    if ORACLES in info.sets)
+    result = PowerResult(comparisons(records, regimes, methods), {}, columns, test,
+                         margin_fraction, oracles)
     for comp in result.comparisons:
         a = runs[(runs["method"] == comp.a.method) & (runs["regime"] == comp.a.regime)]
         b = runs[(runs["method"] == comp.b.method) & (runs["regime"] == comp.b.regime)]
         if a.empty or b.empty:
-            result.notes.append(f"{comp.a} vs {comp.b}: no runs of "
+            result.notes.append(f"{comp.a} vs {comp.b}: no finished runs of "
                                 f"{comp.a if a.empty else comp.b}")
             continue
         for column, _ in columns:
-            va, vb = a[column].to_numpy(float), b[column].to_numpy(float)
-            delta, low, high, p = welch(va, vb, direction[column])
-            result.effects[(comp, column)] = Effect(column, delta, low, high, p,
-                                                    int(np.isfinite(va).sum()),
-                                                    int(np.isfinite(vb).sum()))
+            c = stats.compare(a[column].to_numpy(float), b[column].to_numpy(float),
+                              direction[column], test, a["seed"].tolist(), b["seed"].tolist())
+            result.effects[(comp, column)] = Effect(column, c, detectable=stats.detectable(c))
+    keys = list(result.effects)
+    for key, p in zip(keys, stats.holm([result.effects[k].p for k in keys]), strict=True):
+        result.effects[key].p_holm = p
+    _equivalence(result)
     return result
+
+
+def _equivalence(result: PowerResult) -> None:
+    """TOST of every comparison but the positive controls, within ±fraction × the positive
+    control's |δ| on the same column and regime."""
+    positive = {c.b.regime: c for c in result.of_kind(POSITIVE)}
+    for (comp, column), e in result.effects.items():
+        if comp.kind == POSITIVE or comp.a.regime not in positive:
+            continue
+        ref = result.effect(positive[comp.a.regime], column)
+        if ref is None or not math.isfinite(ref.delta) or ref.delta == 0:
+            continue
+        e.margin = result.margin_fraction * abs(ref.delta)
+        e.equivalence_p = stats.equivalence_p(e.test, e.margin)
 
 
 def header(m: MetricInfo) -> str:
     return f"{m.task_abbrev or m.task} {m.label} {arrow(m.higher_is_better)}"
+
+
+def _holm(e: Effect) -> str:
+    return f"Holm p = {e.p_holm:.3g}"
+
+
+def _null(e: Effect) -> str:
+    """What a difference that is not significant still says: its power and equivalence."""
+    parts = [f"smallest difference detectable at 80 % power {e.detectable:.3g}"]
+    if math.isfinite(e.equivalence_p):
+        verdict = "equivalent" if e.equivalent else "not shown equivalent"
+        parts.append(f"{verdict} within ±{e.margin:.3g} (TOST p = {e.equivalence_p:.3g})")
+    return "; ".join(parts)
 
 
 def verdicts(result: PowerResult) -> list[str]:
@@ -153,21 +223,35 @@ def verdicts(result: PowerResult) -> list[str]:
     for comp in result.of_kind(POSITIVE):
         sig = [c for c in task_columns if (e := result.effect(comp, c)) and e.significant
                and e.delta > 0]
+        dm = result.effect(comp, DELTA)
+        if dm is None:
+            continue
         ok = len(sig) == len(task_columns)
+        dm_text = ("and on Δm" if dm.significant and dm.delta > 0 else "but NOT on Δm")
         lines.append(f"Positive control {comp.a} vs {comp.b}: "
                      + ("significant on every task" if ok else
                         f"significant on {len(sig)} of {len(task_columns)} tasks")
-                     + " (Welch p < 0.05, full labels better).")
-    for comp in result.of_kind(NEGATIVE):
+                     + f" {dm_text} (Δm {dm.delta:+.2f} [{dm.low:+.2f}, {dm.high:+.2f}], "
+                     f"{_holm(dm)}; full labels better).")
+    for comp in result.of_kind(NEGATIVE) + result.of_kind(VERSUS_SL):
         e = result.effect(comp, DELTA)
         if e is None:
             continue
+        oracle = split_row(comp.a.method)[0] in result.oracles
+        subject = "Cross-task signal (oracle)" if oracle and comp.kind == NEGATIVE else (
+            "Negative control" if comp.kind == NEGATIVE else "Against SL")
+        what = f"{comp.a.method} vs {comp.b.method} on {comp.a.regime}"
+        numbers = f"Δm {e.delta:+.2f} [{e.low:+.2f}, {e.high:+.2f}], {_holm(e)}"
         if e.significant:
             side = "better" if e.delta > 0 else "WORSE"
-            lines.append(f"Negative control: {comp.a.method} is separated from {comp.b.method} "
-                         f"on {comp.a.regime} (Δm {e.delta:+.2f}, p = {e.p:.3g}; the method is "
-                         f"{side} than its control).")
+            tail = " The benchmark resolves cross-task signal." if (
+                oracle and comp.kind == NEGATIVE and e.delta > 0) else ""
+            lines.append(f"{subject}: {what}: separated, {comp.a.method} is {side} ({numbers})."
+                         + tail)
+        elif math.isfinite(e.p):
+            tail = (" The benchmark does NOT resolve cross-task signal at this budget."
+                    if oracle and comp.kind == NEGATIVE else "")
+            lines.append(f"{subject}: {what}: NOT separated ({numbers}; {_null(e)})." + tail)
         else:
-            lines.append(f"Negative control: {comp.a.method} is NOT separated from "
-                         f"{comp.b.method} on {comp.a.regime} (Δm {e.delta:+.2f}, p = {e.p:.3g}).")
+            lines.append(f"{subject}: {what}: untestable (fewer than two paired seeds).")
     return lines
