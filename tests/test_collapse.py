@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 from views import views
 
-from bench.engine.collapse import collapse_reason, last_probe
 from bench.method.probe import (
     ADVANTAGE,
     ADVANTAGE_SQ,
@@ -20,6 +19,7 @@ from bench.method.probe import (
     negatives_probe,
     pairwise_probe,
 )
+from bench.records.collapse import collapse_reason, last_probe
 from bench.registry import METHODS
 from bench.tasks.depth import DepthTask
 from bench.tasks.normal import NormalTask
@@ -244,3 +244,48 @@ def test_a_run_with_a_constant_mapping_is_recorded_collapsed(tmp_path, monkeypat
     finally:
         unregister(METHODS, "xtc-constant")
         sys.modules.pop("bench_plugin_constant_plugin", None)
+
+
+def probe_history(advantage: float, spread: float, steps: int = 20) -> list[dict]:
+    """A record history whose last epoch logged the probe with this mean and per-step spread."""
+    train = {OWN: 0.2, ROLLED: 0.2 + advantage, ADVANTAGE: advantage,
+             ADVANTAGE_SQ: advantage ** 2 + spread ** 2, RETRIEVAL: 0.5, CHANCE: 0.125}
+    first = dict(train, **{ADVANTAGE: 0.05})
+    return [{"epoch": 1, "train": first, "train_n": {ADVANTAGE: steps}},
+            {"epoch": 2, "train": train, "train_n": {ADVANTAGE: steps}}]
+
+
+def test_bench_probe_shows_the_probe_and_no_metric(tmp_path, capsys):
+    from records import metrics_of, write_record
+
+    from bench.cli import main
+
+    m = metrics_of(41.234, 0.5, 20.0)
+    for seed in range(3):
+        write_record(tmp_path, "nyuv2", "xtc", "onelabel", seed, m,
+                     history=probe_history(0.05, 0.01))
+        write_record(tmp_path, "nyuv2", "contrastive", "onelabel", seed, m,
+                     history=probe_history(0.0001, 0.01), status="collapsed")
+        write_record(tmp_path, "nyuv2", "xtc-shuffled", "onelabel", seed, m,
+                     history=probe_history(0.0, 0.01))
+        write_record(tmp_path, "nyuv2", "sl", "onelabel", seed, m)
+    assert main(["probe", "--dataset", "nyuv2", "--results", str(tmp_path), "--profile",
+                 "quick", "--out", str(tmp_path / "probe.md")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "xtc@onelabel: not collapsed in any of 3 seeds" in out
+    assert "contrastive@onelabel: COLLAPSED (within noise) in 3 of 3 seeds" in out
+    assert "3 recorded as collapsed" in out
+    assert "xtc-shuffled@onelabel (a negative control" in out
+    assert "41.2" not in out and "mIoU" not in out  # no metric is read
+    assert "sl@" not in out  # SL logs no probe
+    assert "| onelabel | xtc | 3 | 2 |" in (tmp_path / "probe.md").read_text()
+
+
+def test_bench_probe_without_probed_runs_says_so(tmp_path, capsys):
+    from records import metrics_of, write_record
+
+    from bench.cli import main
+
+    write_record(tmp_path, "nyuv2", "sl", "onelabel", 0, metrics_of(40, 0.5, 20))
+    assert main(["probe", "--dataset", "nyuv2", "--results", str(tmp_path)]) == 2
+    assert "logged a collapse probe" in capsys.readouterr().err

@@ -193,3 +193,24 @@ def test_a_bad_margin_is_refused(results, value, capsys):
               "--equivalence-margin", value])
     assert exc.value.code == 2
     assert "--equivalence-margin" in capsys.readouterr().err
+
+
+def test_the_study_shows_the_collapse_probe_of_its_cross_task_runs(tmp_path, capsys):
+    from test_collapse import probe_history
+
+    for seed in range(5):
+        write_record(tmp_path, DS, "sl", "full", seed, metrics_of(*FULL[seed]))
+        write_record(tmp_path, DS, "sl", "onelabel", seed, metrics_of(*ONE[seed]))
+        write_record(tmp_path, DS, "xtc", "onelabel", seed, metrics_of(*XTC[seed]),
+                     history=probe_history(0.05, 0.01))
+        write_record(tmp_path, DS, "xtc-shuffled", "onelabel", seed, metrics_of(*SHUF[seed]),
+                     history=probe_history(0.0, 0.01))
+    write_record(tmp_path, DS, "xtc", "onelabel", 9, metrics_of(*XTC[0]), status="collapsed",
+                 history=probe_history(0.0, 0.01))  # seed 9 is not in the study
+    assert main(["power", "--dataset", DS, "--methods", "xtc", "--profile", "quick",
+                 "--no-run", "--results", str(tmp_path), "--out", str(tmp_path / "p.md")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Collapse probe of the study's cross-task runs" in out
+    assert "xtc@onelabel: not collapsed in any of 5 seeds" in out
+    assert "collapsed run(s) left out" not in out  # only the study's seeds are read
+    assert "Collapse probe" in (tmp_path / "p.md").read_text()

@@ -19,6 +19,7 @@ from bench.cli.data import cmd_data
 from bench.cli.listing import cmd_list
 from bench.cli.perf import add_perf_command
 from bench.cli.power import add_power_command
+from bench.cli.probe import add_probe_command
 from bench.cli.report import add_report_commands
 from bench.cli.run import add_run_command
 from bench.cli.status import add_status_command
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_status_command(sub)
     add_report_commands(sub)
     add_power_command(sub)
+    add_probe_command(sub)
     add_tune_command(sub)
 
     add_perf_command(sub)

@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.cli.args import table_console
+from bench.cli.probe import markdown as probe_markdown
+from bench.cli.probe import render as render_probe
 from bench.cli.selection import add_selection_options, request_from_args
 from bench.errors import BenchError, interrupted_exit_code, interrupted_word
 from bench.grid.request import build_grid, select
@@ -27,6 +29,7 @@ from bench.report.aggregate import select_runs
 from bench.report.formats import write_text
 from bench.report.frame import load_records
 from bench.report.power import MARGIN_FRACTION, Comparison, Effect, PowerResult, analyse, verdicts
+from bench.report.probe import probe_rows, probe_runs
 from bench.report.stats import TESTS
 from bench.studies.power import DEFAULT_SEEDS, power_specs, study_methods, study_regimes
 
@@ -63,16 +66,26 @@ def cmd_power(args: argparse.Namespace) -> int:
     records = load_records(results, args.dataset)
     if not records.records:
         raise BenchError(f"No records of {args.dataset} under {results}.")
-    selected, notes = select_runs(records.frame, profile=profile)
+    frame = records.frame[records.frame["seed"].isin(selection.seeds)]
+    selected, notes = select_runs(frame, profile=profile)
     result = analyse(records, selected, regimes, methods, args.test, args.equivalence_margin)
     result.notes = [*selection.notes, *result.notes, *notes]
+    studied = sorted({c.a.method for c in result.comparisons} | {c.b.method for c in
+                                                                 result.comparisons})
+    probes = probe_rows(probe_runs(records, frame, profile=profile, methods=studied,
+                                   regimes=regimes), records.names.order())
     wall = time.perf_counter() - t0
     out = table_console()
     render(result, out, f"Power study: {args.dataset}, profile {profile}, seeds "
                         f"{','.join(map(str, selection.seeds))}")
+    if probes:
+        render_probe(probes, out, "Collapse probe of the study's cross-task runs")
     out.print(f"Wall time of this command: {wall:.0f} s ({wall / 60:.1f} min).", highlight=False)
     if args.out:
-        write_text(markdown(result, wall), Path(args.out))
+        text = markdown(result, wall)
+        if probes:
+            text += "\nCollapse probe of the study's cross-task runs:\n\n" + probe_markdown(probes)
+        write_text(text, Path(args.out))
         console.print(f"Wrote {args.out}", highlight=False)
     if not result.effects:
         out.print("Nothing was compared: no comparison of the study has runs on both sides "

@@ -252,7 +252,7 @@ DEFAULTS: dict[str, Any] = {
 #: before (``model.channels_last``, ``train.amp``: the memory layout and autocast precision;
 #: ``model.stages``: the paper's five-stage SegNet; ``train.collapse_check``: a cross-task run
 #: whose collapse probe stays within noise is recorded as ``collapsed``,
-#: :mod:`bench.engine.collapse`)
+#: :mod:`bench.records.collapse`)
 IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False, "stages": 5},
                                               "train": {"amp": "off", "collapse_check": True}}
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}

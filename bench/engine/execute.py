@@ -52,7 +52,6 @@ from bench.engine.checkpoints import (
     Recovery,
     recover_checkpoint,
 )
-from bench.engine.collapse import collapse_reason
 from bench.engine.distributed import (
     backend,
     barrier,
@@ -83,6 +82,7 @@ from bench.labels.regimes import mask_summary, pack_mask
 from bench.labels.validation import TrainingSplit
 from bench.metrics import metric_key
 from bench.records.atomic import remove_stale_temps
+from bench.records.collapse import collapse_reason
 from bench.records.record import Record, TaskEntry
 from bench.records.store import write_record
 from bench.registry import dataset_info, get_dataset, method_info, weighting_info

@@ -14,7 +14,7 @@ row's own pair is closer than the pairs it makes with the other images' sides:
 * ``probe_retrieval``: how often a row's own target is the nearest of them, against
   ``probe_chance`` (1 over the candidates: 1/B when every image of the batch is one).
 
-:func:`bench.engine.collapse.collapse_reason` turns an epoch's values into the ``collapsed``
+:func:`bench.records.collapse.collapse_reason` turns an epoch's values into the ``collapsed``
 status. The joint-mapping methods measure distances in their joint space
 (:func:`joint_probe`, :func:`negatives_probe`); the pairwise ones the task loss of a mapped
 prediction against its own label and against other images' labels (:func:`pairwise_probe`).
@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from bench.records.collapse import ADVANTAGE, ADVANTAGE_SQ, CHANCE, OWN, RETRIEVAL, ROLLED
 from bench.tasks import Task
 
-OWN, ROLLED, ADVANTAGE, ADVANTAGE_SQ = ("probe_own", "probe_rolled", "probe_advantage",
-                                        "probe_advantage_sq")
-RETRIEVAL, CHANCE = "probe_retrieval", "probe_chance"
+__all__ = ["ADVANTAGE", "ADVANTAGE_SQ", "CHANCE", "OWN", "RETRIEVAL", "ROLLED", "joint_probe",
+           "merge_probes", "negatives_probe", "pairwise_probe"]
 
 
 def _summary(own: torch.Tensor, rolled: torch.Tensor, hits: torch.Tensor | None = None,

@@ -35,7 +35,7 @@ READABLE = (1, 2, 3)
 STATUSES = ("ok", "diverged", "collapsed", "failed")
 #: a run with one of these statuses is finished: a rerun skips it (a ``collapsed`` run ended
 #: with metrics, but its cross-task mapping no longer depended on its input:
-#: :mod:`bench.engine.collapse`; it is never scored as a normal row)
+#: :mod:`bench.records.collapse`; it is never scored as a normal row)
 FINISHED = ("ok", "diverged", "collapsed")
 
 

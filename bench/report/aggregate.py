@@ -75,12 +75,12 @@ class Summary:
 
 
 def select_runs(frame: pd.DataFrame, *, profile: str | None = None,
-                methods: list[str] | None = None, regimes: list[str] | None = None
-                ) -> tuple[pd.DataFrame, list[str]]:
+                methods: list[str] | None = None, regimes: list[str] | None = None,
+                statuses: tuple[str, ...] = ("ok",)) -> tuple[pd.DataFrame, list[str]]:
     """Finished ``ok`` runs to aggregate: for each (regime, method) only the newest config group.
 
     Runs of an older config of the same (regime, method) are left out (never mixed) and a note
-    says so; so are diverged and failed runs.
+    says so; so are diverged, collapsed and failed runs (``statuses``: the ones to keep).
     """
     notes: list[str] = []
     if frame.empty:
@@ -92,10 +92,10 @@ def select_runs(frame: pd.DataFrame, *, profile: str | None = None,
         f = f[f["method"].isin(methods)]
     if regimes:
         f = f[f["regime"].isin(regimes)]
-    bad = f[f["status"] != "ok"]
+    bad = f[~f["status"].isin(statuses)]
     for (regime, method, status), grp in bad.groupby(["regime", "method", "status"]):
         notes.append(f"{method} @ {regime}: {len(grp)} {status} run(s) left out")
-    f = f[f["status"] == "ok"]
+    f = f[f["status"].isin(statuses)]
     keep = []
     for (regime, method), grp in f.groupby(["regime", "method"], sort=False):
         newest = grp.sort_values("finished_at").iloc[-1]["group_id"]

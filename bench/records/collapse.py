@@ -1,6 +1,7 @@
 """The ``collapsed`` status: a run whose mapping stopped depending on its input.
 
-From the collapse probe the method logs each step (:mod:`bench.method.probe`), over the last
+From the collapse probe the method logs each step (:mod:`bench.method.probe`, under the keys
+named here), over the last
 training epoch: the mean own-pair advantage :math:`\\bar a` (how much closer a row's own pair is
 than its pairs with other images) and its standard error over the epoch's steps,
 :math:`SE = \\sqrt{(\\overline{a^2} - \\bar a^2)/(n - 1)}`. A run whose advantage is not above
@@ -17,7 +18,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from bench.method.probe import ADVANTAGE, ADVANTAGE_SQ, OWN, RETRIEVAL, ROLLED
+#: the probe's keys in a record's training history (:mod:`bench.method.probe` logs them)
+OWN, ROLLED, ADVANTAGE, ADVANTAGE_SQ = ("probe_own", "probe_rolled", "probe_advantage",
+                                        "probe_advantage_sq")
+RETRIEVAL, CHANCE = "probe_retrieval", "probe_chance"
 
 #: the own-pair advantage must exceed this many standard errors
 NOISE_SE = 2.0
@@ -29,7 +33,7 @@ def last_probe(history: Sequence[dict[str, Any]]) -> dict[str, float] | None:
         train = entry.get("train") or {}
         if ADVANTAGE in train and ADVANTAGE_SQ in train:
             out = {k: float(train[k]) for k in (OWN, ROLLED, ADVANTAGE, ADVANTAGE_SQ,
-                                                RETRIEVAL) if k in train}
+                                                RETRIEVAL, CHANCE) if k in train}
             out["n"] = float((entry.get("train_n") or {}).get(ADVANTAGE, 0))
             out["epoch"] = float(entry.get("epoch", 0))
             return out
