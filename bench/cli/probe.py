@@ -20,7 +20,7 @@ from bench.cli.report import table_request, warn_unreadable
 from bench.cli.selection import add_selection_options
 from bench.errors import BenchError
 from bench.report.formats import write_text
-from bench.report.probe import ProbeRow, probe_rows, probe_runs, verdict
+from bench.report.probe import PROBED, ProbeRow, probe_rows, probe_runs, verdict
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     records = load_records(request.results, request.dataset)
     check_dataset(request.dataset, records, request.results)
     warn_unreadable(records.problems)
-    profile = resolve_profile(request, records)
+    profile = resolve_profile(request, records, PROBED)
     runs = probe_runs(records, restrict(records.frame, request), profile=profile,
                       methods=request.methods, regimes=request.regimes)
     if not runs:

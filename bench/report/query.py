@@ -89,17 +89,21 @@ def canonical_regimes(regimes: list[str] | None) -> list[str] | None:
     return [parse_regime(r).name for r in regimes]
 
 
-def resolve_profile(request: TableRequest, records: RecordSet) -> str | None:
-    """The profile whose runs are shown; None means every profile."""
+def resolve_profile(request: TableRequest, records: RecordSet,
+                    statuses: tuple[str, ...] = ("ok",)) -> str | None:
+    """The profile whose runs (of ``statuses``) are shown; None means every profile."""
     frame = records.frame
-    ok = frame[frame["status"] == "ok"]
+    ok = frame[frame["status"].isin(statuses)]
     present = sorted(str(p) for p in ok["profile"].dropna().unique())
     if request.profile == "any":
         return None
     if request.profile:
         if request.profile not in present:
+            ended = frame[frame["profile"] == request.profile]["status"].value_counts()
+            why = (" (its runs ended " + ", ".join(f"{k}: {v}" for k, v in ended.items()) + ")"
+                   if len(ended) else "")
             raise BenchError(f"No finished runs of {request.dataset} with profile "
-                             f"'{request.profile}'.",
+                             f"'{request.profile}'{why}.",
                              f"Profiles with runs: {', '.join(present) or 'none'}.")
         return request.profile
     default = records.names.dataset.default_profile or None
