@@ -58,8 +58,8 @@ def test_the_newcomer_path_reads_every_command_from_the_records(synthetic_root, 
 
     code, text = _read(["power", "--no-run", "--methods", "xtc", "--regimes", "onelabel",
                         "--seeds", "0,1"], results, no_data, capsys)
-    assert code == 0 and "positive control: sl@full vs sl@onelabel" in text, text
-    assert "method vs SL: xtc@onelabel vs sl@onelabel" in text
+    assert code == 0 and "Positive control sl@full vs sl@onelabel" in text, text
+    assert "Against SL: xtc vs sl on onelabel" in text
 
 
 @pytest.mark.slow
