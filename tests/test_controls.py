@@ -40,7 +40,7 @@ def test_every_cross_task_family_has_a_control_outside_all():
     controls = method_sets()["controls"]
     assert {method_info(c).control_of for c in controls} == {
         "xtc", "direct_map", "perceptual_map", "contrastive", "discriminator",
-        "oracle-geometry"}
+        "oracle-geometry", "jtr"}
     for c in controls:
         assert c not in method_sets()["all"]
         assert method_options(c) == {"shuffle_targets": True}
@@ -78,7 +78,7 @@ def fill_bank(model, mask, labels, feature):
 
 
 @pytest.mark.parametrize("name", ["xtc", "direct_map", "perceptual_map", "contrastive",
-                                  "discriminator", "oracle-geometry"])
+                                  "discriminator", "oracle-geometry", "jtr"])
 def test_the_control_keeps_every_row_of_its_method(name):
     """Rows whose batch holds no other image labelled for the task take the banked label of an
     earlier batch: the control has its method's rows (and so its normalisation)."""
@@ -157,7 +157,7 @@ def test_xtc_shuffled_maps_labels_of_other_images(seed, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["xtc", "direct_map", "perceptual_map", "contrastive",
-                                  "discriminator"])
+                                  "discriminator", "jtr"])
 def test_the_control_changes_only_the_label_side(name, monkeypatch):
     """With labels equal on every image, shuffling the label side changes nothing."""
     torch.manual_seed(0)

@@ -163,7 +163,8 @@ def rank_group(values: dict[tuple[str, str], float], decimals: int, higher_is_be
     return ranks
 
 
-def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = None) -> list[str]:
+def footer_lines(summary: Summary, *, paper: bool,
+                 tables: list[tuple[str, int]] | None = None) -> list[str]:
     """Lines printed under every table: statistic, Δm baseline and formula, metric per task."""
     if summary.interval == "std":
         spread = "± sample standard deviation over seeds"
@@ -187,8 +188,11 @@ def footer_lines(summary: Summary, *, paper: bool, tables: list[int] | None = No
                  "means; ↑ higher is better, ↓ lower is better).")
     if paper:
         if tables:
-            lines.append(f"paper: value published in the paper ({CITATION}, Table "
-                         f"{', '.join(str(t) for t in tables)}); — where it reports none.")
+            cited = {c: [t for c2, t in tables if c2 == c] for c, _ in tables}
+            where = "; ".join(f"{c}, Table {', '.join(str(t) for t in ts)}"
+                              for c, ts in sorted(cited.items(), key=lambda x: x[0] != CITATION))
+            lines.append(f"paper: value published in the paper ({where}); — where it reports "
+                         f"none.")
         else:
             lines.append(f"paper: the paper ({CITATION}) reports no number for these rows.")
     lines += summary.setup
@@ -258,7 +262,7 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
             for row, rank in rank_group(group, col.decimals, col.higher_is_better).items():
                 cells[(row, col.key)].rank = rank
     columns: list[Column] = []
-    tables: set[int] = set()
+    tables: set[tuple[str, int]] = set()
     published = paper_values(summary.dataset, summary.names.paper_methods()) if paper else {}
     for col in metric_cols:
         columns.append(col)
@@ -271,9 +275,10 @@ def build_view(summary: Summary, *, all_metrics: bool = False, paper: bool = Fal
         pcol = Column(PAPER_PREFIX + col.key, col.task, col.label, col.higher_is_better,
                       col.decimals, "paper", col.task_title, col.task_abbrev)
         columns.append(pcol)
-        for row, (value, table) in hits.items():
-            cells[(row, pcol.key)] = Cell(value, source=f"Table {table}")
-            tables.add(table)
+        for row, (value, table, citation) in hits.items():
+            source = f"Table {table}" if citation == CITATION else f"{citation}, Table {table}"
+            cells[(row, pcol.key)] = Cell(value, source=source)
+            tables.add((citation, table))
     columns.append(DELTA_COLUMN)
     footer = footer_lines(summary, paper=paper, tables=sorted(tables))
     delta_metrics = [metric_column(m) for m in summary.metrics if m.primary]
