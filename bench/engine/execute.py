@@ -290,7 +290,8 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
         record.artifacts["tracking"] = TRACKING
     write_record(directory, record)
     if tracking is not None:  # the record first: a tracker never holds it back
-        tracking.finish(record.status, record.metrics, int(record.epochs_completed))
+        tracking.finish(record.status, record.metrics,
+                        int(record.history[-1]["iter"]) if record.history else 0)
     if record.finished:  # nobody resumes a finished run: its checkpoints only take space
         drop_training_checkpoints(work)
     return record

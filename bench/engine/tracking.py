@@ -9,9 +9,14 @@ tracker from ``mmengine.registry.VISBACKENDS`` and sends it:
   differ only by seed share the group), TensorBoard's ``config`` text;
 * every training step's log values (``train/<key>``: the loss, each task's term, a method's own
   terms such as XTC's consistency and the collapse probe), at the global iteration;
-* after every epoch its mean training values (``epoch/<key>``) and evaluations (``val/<metric>``,
-  and ``test_epoch/<metric>`` where the run tests per epoch), at the epoch;
+* after every epoch its number (``epoch``), mean training values (``epoch/<key>``) and
+  evaluations (``val/<metric>``, and ``test_epoch/<metric>`` where the run tests per epoch), at
+  the epoch's last iteration;
 * at the end, the record's test metrics exactly (``test/<metric>``) and its status.
+
+Every value's step is the global iteration, so the curves of a tracker share one axis (and
+TensorBoard, which drops what a restarted run logs again, never sees steps go back but after a
+resume).
 
 Where each writes follows the tracker's own conventions: TensorBoard event files in
 ``RUN/tensorboard`` (``tensorboard --logdir results/runs`` shows the grid), MLflow at
@@ -162,9 +167,10 @@ class Tracking:
             self._guard(channel, "log",
                         lambda c=channel: c.backend.add_scalars(dict(scalars), step=int(step)))
 
-    def finish(self, status: str, metrics: dict[str, float], epoch: int) -> None:
-        """The record's outcome: its test metrics (``test/<metric>``) and status; then close."""
-        self.log({f"test/{k}": float(v) for k, v in metrics.items()}, epoch)
+    def finish(self, status: str, metrics: dict[str, float], step: int) -> None:
+        """The record's outcome: its test metrics (``test/<metric>``, at the run's last
+        iteration ``step``) and status; then close."""
+        self.log({f"test/{k}": float(v) for k, v in metrics.items()}, step)
         for channel in self.channels:
             if channel.name == "mlflow":
                 self._guard(channel, "finish",
@@ -227,7 +233,8 @@ class TrackingHook(Hook):
         if not self.tracking.active or not self.state.history:
             return
         entry = self.state.history[-1]
-        scalars = {f"epoch/{k}": float(v) for k, v in (entry.get("train") or {}).items()}
+        scalars = {"epoch": float(entry["epoch"])}
+        scalars |= {f"epoch/{k}": float(v) for k, v in (entry.get("train") or {}).items()}
         scalars |= {f"val/{k}": float(v) for k, v in (entry.get("metrics") or {}).items()}
         scalars |= {f"test_epoch/{k}": float(v) for k, v in (entry.get("test") or {}).items()}
-        self.tracking.log(scalars, int(entry["epoch"]))
+        self.tracking.log(scalars, int(entry["iter"]))
