@@ -321,3 +321,14 @@ def test_mlflow_server_run_resumes_and_survives_the_server(mlflow_server, nyuv2_
     assert warnings == 1
     assert read_record(folder).status == "ok"
     assert "error" in read_tracking(folder)["mlflow"]
+
+
+def test_an_mlflow_store_that_cannot_be_used_is_exit_2_while_planning(nyuv2_root, tmp_path,
+                                                                      capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{free_port()}")  # no server
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.chdir(tmp_path)
+    assert main(run_args(nyuv2_root, tmp_path / "r", "mlflow")) == 2
+    err = capsys.readouterr().err
+    assert "The MLflow tracking store" in err and "cannot be used" in err
+    assert not list((tmp_path / "r").glob("runs/*/*/*/*/record.json"))

@@ -46,11 +46,45 @@ from mmengine.hooks import Hook
 from bench import __version__
 from bench.config.runspec import RunSpec, config_hash, group_hash
 from bench.config.trackers import tracker_info
+from bench.errors import BenchError
 from bench.records.tracking import read_tracking, write_tracking
 
 #: the identity keys sent to every tracker
 IDENTITY_KEYS = ("dataset", "method", "weighting", "row", "regime", "seed", "profile",
                  "config_hash", "run_id", "group_id")
+
+
+def mlflow_experiment(dataset: str) -> str:
+    """The MLflow experiment of a dataset's runs: ``MLFLOW_EXPERIMENT_NAME``, else the dataset."""
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or dataset
+
+
+def _ensure_experiment(mlflow: Any, name: str) -> None:
+    if mlflow.get_experiment_by_name(name) is None:
+        try:
+            mlflow.create_experiment(name)
+        except Exception:  # noqa: BLE001 - another worker made it meanwhile
+            if mlflow.get_experiment_by_name(name) is None:
+                raise
+
+
+def prepare_trackers(names: list[str] | tuple[str, ...], dataset: str) -> None:
+    """Before a grid's runs start, in the planning process: the MLflow store (a new ``sqlite:``
+    database is created on first use, which parallel workers must not race for) and the
+    experiment exist. A store that cannot be reached is a :class:`BenchError` (exit 2)."""
+    if "mlflow" not in names:
+        return
+    import mlflow
+
+    uri = mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(uri)
+        _ensure_experiment(mlflow, mlflow_experiment(dataset))
+    except Exception as exc:  # noqa: BLE001 - any failure of the store says the same
+        raise BenchError(f"The MLflow tracking store {uri} cannot be used: "
+                         f"{type(exc).__name__}: {str(exc)[:300]}",
+                         "Start the server, or set MLFLOW_TRACKING_URI (e.g. "
+                         "sqlite:///mlflow.db), or leave mlflow out of --track.") from None
 
 
 def run_identity(spec: RunSpec, config: dict[str, Any]) -> dict[str, str]:
@@ -112,10 +146,9 @@ class Tracking:
         import mlflow
 
         uri = mlflow.get_tracking_uri()  # MLFLOW_TRACKING_URI, else MLflow's default
-        experiment = os.environ.get("MLFLOW_EXPERIMENT_NAME") or self.identity["dataset"]
+        experiment = mlflow_experiment(self.identity["dataset"])
         mlflow.set_tracking_uri(uri)
-        if mlflow.get_experiment_by_name(experiment) is None:
-            mlflow.create_experiment(experiment)
+        _ensure_experiment(mlflow, experiment)
         mlflow.set_experiment(experiment)
         while mlflow.active_run() is not None:  # an earlier run of this process, interrupted
             mlflow.end_run()

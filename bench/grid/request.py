@@ -246,4 +246,8 @@ def build_grid(request: GridRequest, *, train: bool,
     grid = Grid(selection, chosen, layout, runs, notes=list(selection.notes))
     if train:
         grid.checked = verify_plan(runs, layout, request.results)
+        if grid.todo:
+            from bench.engine.tracking import prepare_trackers
+
+            prepare_trackers(selection.track, selection.dataset.name)
     return grid
