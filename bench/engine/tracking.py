@@ -151,7 +151,10 @@ class Tracking:
         _ensure_experiment(mlflow, experiment)
         mlflow.set_experiment(experiment)
         while mlflow.active_run() is not None:  # an earlier run of this process, interrupted
-            mlflow.end_run()
+            try:  # or its tracker failed: MLflow drops it here before it tells the store
+                mlflow.end_run(status="KILLED")
+            except Exception:  # noqa: BLE001 - the store is gone; the run is dropped all the same
+                pass
         saved = channel.entry
         run = None
         if saved.get("run_id") and saved.get("tracking_uri") == uri:
