@@ -233,6 +233,8 @@ class Tracking:
             call()
         except Exception as exc:  # noqa: BLE001 - a tracker never ends the run
             channel.alive = False
+            if channel.name == "mlflow":
+                _drop_mlflow_run()
             channel.entry["error"] = f"{what}: {type(exc).__name__}: {exc}"[:500]
             self.warn(f"tracker {channel.name} failed ({what}: {type(exc).__name__}: "
                       f"{str(exc)[:200]}); the run goes on without it and writes its record")
@@ -243,6 +245,29 @@ class Tracking:
             write_tracking(self.directory, {c.name: c.entry for c in self.channels})
         except OSError as exc:
             self.warn(f"cannot write {self.directory / 'tracking.json'}: {exc}")
+
+
+def _drop_mlflow_run() -> None:
+    """Forget the process's active MLflow run after its tracker failed, asking the store once,
+    without retries: MLflow would otherwise end it when the process exits, retrying a store
+    that is gone for minutes."""
+    import mlflow
+
+    quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+    saved = {k: os.environ.get(k) for k in quick}
+    os.environ.update(quick)
+    try:
+        while mlflow.active_run() is not None:
+            try:  # MLflow forgets the run before it tells the store
+                mlflow.end_run(status="FAILED")
+            except Exception:  # noqa: BLE001 - the store is gone: forgotten all the same
+                pass
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _value(value: Any) -> float:
