@@ -87,5 +87,9 @@ def add_run_command(sub: argparse._SubParsersAction) -> None:
     add_selection_options(p)
     p.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     p.add_argument("--no-table", action="store_true", help="do not print the table at the end")
+    p.add_argument("--track", metavar="T[,T…]",
+                   help="send every run to these experiment trackers: tensorboard, mlflow, wandb "
+                        "(or any mmengine vis backend: aim, clearml, dvclive, neptune); default: "
+                        "the profile's log.track. Not part of a run's identity")
     add_launch_options(p)
     p.set_defaults(func=cmd_run)

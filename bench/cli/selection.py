@@ -51,4 +51,5 @@ def request_from_args(args: argparse.Namespace) -> GridRequest:
                        regimes=getattr(args, "regimes", None), seeds=getattr(args, "seeds", None),
                        profile=getattr(args, "profile", None), sets=tuple(args.set or ()),
                        results=results_root(args), data_root=data_root(args),
-                       default_methods=getattr(args, "default_methods", "all"))
+                       default_methods=getattr(args, "default_methods", "all"),
+                       track=getattr(args, "track", None))

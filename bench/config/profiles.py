@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.config.schema import (
     DEFAULTS,
+    NOT_IDENTITY,
     OPTIM_GROUP,
     SCHEMA,
     TOP_LEVEL_METADATA,
@@ -111,8 +112,9 @@ def find_profile(name: str) -> Profile:
         if key not in data:
             raise BenchError(f"Profile {path} has no '{key}' section.",
                              f"See {PROFILE_DIR / 'paper.json'} for the expected shape.")
-    if pid is None:
-        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:8]
+    if pid is None:  # how the runs are watched (``log``) does not name them
+        named = {k: v for k, v in data.items() if k not in NOT_IDENTITY}
+        digest = hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()[:8]
         pid = f"{path.stem}-{digest}"
     return Profile(pid, str(path.resolve()), data)
 
@@ -147,6 +149,12 @@ def parse_overrides(items: Sequence[str]) -> list[tuple[str, Any]]:
             parsed = value
         out.append((key.strip(), parsed))
     return out
+
+
+def identity_overrides(overrides: Sequence[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    """``overrides`` without those of the sections that name no run (``log.*``,
+    :data:`~bench.config.schema.NOT_IDENTITY`): the ones a run's spec and config keep."""
+    return tuple((k, v) for k, v in overrides if k.split(".")[0] not in NOT_IDENTITY)
 
 
 def apply_overrides(config: Mapping[str, Any], overrides: Sequence[tuple[str, Any]]

@@ -17,8 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import __version__
-from bench.config.profiles import check_optim_groups, deep_merge, find_profile, resolve_profile
+from bench.config.profiles import (
+    check_optim_groups,
+    deep_merge,
+    find_profile,
+    identity_overrides,
+    resolve_profile,
+)
 from bench.config.schema import IDENTITY_NEUTRAL
+from bench.config.trackers import parse_trackers
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.errors import BenchError
 from bench.labels.regimes import parse_regime, split_file_identity
@@ -156,7 +163,7 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         "regime": regime.name,
         "seed": int(spec.seed),
         "profile": spec.profile,
-        "overrides": [list(o) for o in spec.overrides],
+        "overrides": [list(o) for o in identity_overrides(spec.overrides)],
         "model": _without_neutral(profile["model"], "model"),
         "train": _without_neutral({k: v for k, v in train.items()
                                    if k not in ("optimizer", "scheduler", "num_workers")},
@@ -164,7 +171,8 @@ def resolve(spec: RunSpec, layout: LayoutInfo) -> dict[str, Any]:
         "eval": profile["eval"],
         "optim": optim,
         # how and where it runs, not what it computes: excluded from the hashes
-        "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0)},
+        "execution": {"data_root": str(layout.root), "num_workers": train.get("num_workers", 0),
+                      "track": list(parse_trackers(profile["log"]["track"]))},
     }
     if regime.kind == "file":  # the split file's content names the runs; its path runs them
         config["regime_file"] = split_file_identity(regime)

@@ -22,6 +22,7 @@ from typing import Any
 import mmengine.optim.scheduler as mm_schedulers
 import torch
 
+from bench.config.trackers import check_track_value
 from bench.errors import BenchError
 
 Check = Callable[[str, Any], None]
@@ -234,6 +235,8 @@ SCHEMA: dict[str, Any] = {
         "collapse_check": boolean(),
     },
     "eval": {"batch_size": integer(1), "average_last": integer(1)},
+    # where the run is watched, not what it computes: never in a run's identity
+    "log": {"track": Field(check_track_value, "a list of tracker names")},
 }
 #: default of ``train.diverge_above``: a training loss of larger magnitude ends the run as
 #: ``diverged`` (like a non-finite one); far above any loss of a healthy run
@@ -246,6 +249,7 @@ DEFAULTS: dict[str, Any] = {
               "loss_reduction": "official", "selection": "last", "scheduler": None,
               "diverge_above": DIVERGE_ABOVE, "amp": "off", "collapse_check": True},
     "eval": {"average_last": 1},
+    "log": {"track": []},
 }
 #: keys left out of a run's config (and so of its identity) while they hold these values: they
 #: were added after records existed, and at these values the runs compute what they computed
@@ -255,6 +259,10 @@ DEFAULTS: dict[str, Any] = {
 #: :mod:`bench.records.collapse`)
 IDENTITY_NEUTRAL: dict[str, dict[str, Any]] = {"model": {"channels_last": False, "stages": 5},
                                               "train": {"amp": "off", "collapse_check": True}}
+#: profile sections that say how a run is watched, not what it computes: left out of the config's
+#: hashed sections, of a profile file's id and of the overrides a run is named by
+#: (:mod:`bench.config.trackers`)
+NOT_IDENTITY = ("log",)
 OPTIM_GROUP = {"optimizer": SCHEMA["train"]["optimizer"], "scheduler": SCHEMA["train"]["scheduler"]}
 TOP_LEVEL_TEXT = ("description", "extends")
 #: free-form metadata a profile may carry (``bench tune`` writes its budget and results there)

@@ -75,6 +75,7 @@ from bench.engine.hooks import (
 )
 from bench.engine.progress import NullSink, ProgressSink
 from bench.engine.threads import run_threads
+from bench.engine.tracking import Tracking, TrackingHook
 from bench.engine.visuals import VISUALS, render_visuals, write_visuals
 from bench.engine.weights_only import install_checkpoint_loader
 from bench.errors import BenchError
@@ -85,6 +86,7 @@ from bench.records.atomic import remove_stale_temps
 from bench.records.collapse import collapse_reason
 from bench.records.record import Record, TaskEntry
 from bench.records.store import write_record
+from bench.records.tracking import TRACKING
 from bench.registry import dataset_info, get_dataset, method_info, weighting_info
 
 FINAL_WEIGHTS = "model_final.pth"
@@ -190,6 +192,8 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     notes = recovery.notes + state_hook.notes
     for note in notes:
         sink.message(f"{spec.label()}: {note}")
+    names = list(config["execution"].get("track") or [])
+    tracking = None
     runner = None
     loaders = None
     try:
@@ -211,6 +215,10 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
                                work, hooks, recovery.checkpoint, directory.name)
         for note in notes:
             runner.logger.warning(note)
+        if main and names:  # opened once the runner's logger is the current one
+            tracking = Tracking(names, directory, spec, config,
+                                lambda text: sink.message(f"{spec.label()}: {text}"))
+            runner.register_hook(TrackingHook(tracking, state_hook))
         runner.train()
         _finish(runner.model, state_hook, loaders, tasks, record, evaluate_test)
         record.status = "ok"
@@ -235,9 +243,13 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     except (KeyboardInterrupt, SystemExit, *reraise):
         state_hook.persist()
         _close_logger(runner)
+        if tracking is not None:  # resumed, the run continues its tracker runs
+            tracking.close()
         raise
     except Exception as exc:  # noqa: BLE001 - any crash becomes a failed record, not lost work
         if not main or launcher_gone():
+            if tracking is not None:
+                tracking.close()
             raise
         record.error = {"type": type(exc).__name__, "message": str(exc),
                         "traceback": traceback.format_exc()}
@@ -274,7 +286,12 @@ def _run(spec: RunSpec, config: dict[str, Any], directory: Path, sink: ProgressS
     if problem and record.status == "ok":  # never write an ok record that reads as no result
         record.status, record.error = "failed", {"type": "NoResult",
                                                  "message": f"the run ended but {problem}"}
+    if tracking is not None:
+        record.artifacts["tracking"] = TRACKING
     write_record(directory, record)
+    if tracking is not None:  # the record first: a tracker never holds it back
+        tracking.finish(record.status, record.metrics,
+                        int(record.history[-1]["iter"]) if record.history else 0)
     if record.finished:  # nobody resumes a finished run: its checkpoints only take space
         drop_training_checkpoints(work)
     return record

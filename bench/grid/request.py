@@ -26,11 +26,13 @@ from bench.config.profiles import (
     Profile,
     check_override_keys,
     find_profile,
+    identity_overrides,
     parse_overrides,
     resolve_profile,
 )
 from bench.config.rows import cross_weightings, parse_weightings
 from bench.config.runspec import RunSpec, check_network_size
+from bench.config.trackers import check_trackers, parse_trackers
 from bench.data.base import DenseDataset, LayoutInfo
 from bench.data.check import DataCheck
 from bench.engine.progress import ProgressSink
@@ -67,6 +69,9 @@ class GridRequest:
     data_root: Path = Path("datasets")
     #: what ``methods`` means when not given (``all``; ``power`` for the power study)
     default_methods: str = "all"
+    #: ``--track``: the experiment trackers the runs are sent to (``None``: the profile's
+    #: ``log.track``); never part of a run's identity
+    track: str | None = None
 
 
 @dataclass
@@ -81,7 +86,10 @@ class Selection:
     regimes: list[str] | None
     seeds: list[int]
     profile: Profile
+    #: the ``--set`` overrides that name the runs (``log.*`` left out)
     overrides: tuple[tuple[str, Any], ...]
+    #: the trackers every run is sent to (``--track``, else the profile's ``log.track``)
+    track: tuple[str, ...] = ()
 
     @property
     def methods_given(self) -> bool:
@@ -174,8 +182,14 @@ def select(request: GridRequest) -> Selection:
     merged = resolve_profile(profile, list(ds.profile_sections()), overrides)
     if merged["data"].get("size"):  # known before the data: checked before it is touched
         check_network_size(merged["data"]["size"], merged)
+    track = parse_trackers(request.track if request.track is not None
+                           else merged["log"]["track"])
+    if request.track is not None and not track:
+        raise BenchError(f"--track '{request.track}' names nothing.",
+                         "Give a comma list, e.g. --track tensorboard,mlflow.")
     return Selection(request, ds, rows, notes, regimes,
-                     seeds if seeds is not None else list(ds.default_seeds), profile, overrides)
+                     seeds if seeds is not None else list(ds.default_seeds), profile,
+                     identity_overrides(overrides), track)
 
 
 def applicable_rows(rows: list[str], methods: str, ds: type[DenseDataset]
@@ -218,6 +232,8 @@ def build_grid(request: GridRequest, *, train: bool,
     selection = select(request)
     chosen = specs(selection) if specs is not None else selection.specs()
     check_results_folder(request.results, write=train)
+    if train:  # a tracker that is not installed: exit 2 before the data is even prepared
+        check_trackers(selection.track)
     size = selection.data_size if selection.dataset.synthetic else None
     if train:
         layout = prepare_dataset(selection.dataset.name, request.data_root, sink, size)
@@ -225,7 +241,13 @@ def build_grid(request: GridRequest, *, train: bool,
     else:
         layout = known_layout(selection.dataset.name, request.data_root, request.results, size)
     runs = plan(chosen, layout, request.results) if layout is not None else []
+    for run in runs:  # how the run is watched: in its execution section, named by no hash
+        run.config["execution"]["track"] = list(selection.track)
     grid = Grid(selection, chosen, layout, runs, notes=list(selection.notes))
     if train:
         grid.checked = verify_plan(runs, layout, request.results)
+        if grid.todo:
+            from bench.engine.tracking import prepare_trackers
+
+            prepare_trackers(selection.track, selection.dataset.name)
     return grid

@@ -9,7 +9,8 @@ Written under ``OUT`` (default ``results/reports/DATASET``)::
     curves_<regime>.png/.pdf         validation metric per epoch, per method
     qualitative.png/.pdf             input, ground truth and predictions (Fig. 4 style)
     mapped_<method>.png/.pdf         mapped outputs of the task-pair mapping (Fig. 3 style)
-    index.md                         links to all of the above, with the table inline
+    index.md                         links to all of the above, with the table inline, and
+                                     where each run's experiment-tracker data is
 
 Everything is drawn from the records and the files beside them (``visuals.npz``): no model is
 loaded and no data read. A figure that cannot be drawn (no figure data, no runs of a kind) is
@@ -140,11 +141,28 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
         _mapped(summary, records, options, index, out)
     log(f"  figures: {sum(1 for _ in out.glob('*.png'))} PNG files")
 
+    _trackers(summary, index)
     if summary.notes:
         index.add("## Notes", "", *[f"- {n}" for n in summary.notes], "")
     path = out / "index.md"
     path.write_text("\n".join(index.lines), encoding="utf-8")
     return path
+
+
+def _trackers(summary: Summary, index: _Index) -> None:
+    """Where the runs sent to experiment trackers (``bench run --track``) are watched."""
+    from bench.records.tracking import tracker_lines
+
+    rows = []
+    for run in summary.runs.sort_values(["regime", "method", "seed"]).itertuples():
+        lines = tracker_lines(Path(run.path)) if run.path else []
+        if lines:
+            rows.append(f"- {run.method} · {run.regime} · seed {run.seed} (`{run.run_id}`): "
+                        + "; ".join(lines))
+    if rows:
+        index.add("## Experiment trackers", "",
+                  "Runs sent to trackers with `bench run --track`; the records stay the source "
+                  "of every number above.", "", *rows, "")
 
 
 def _qualitative(summary: Summary, records: RecordSet, options: ReportOptions, index: _Index,
