@@ -44,7 +44,8 @@ def test_two_processes_write_one_record_equal_to_one_process(synthetic_root, tmp
     1 process, 2.83 with 2, 2.56 with 1 process on 2 threads instead of 1). With SGD, measured
     on this CPU: largest relative difference 2.7 % (semantic pixAcc; depth absErr 1.4e-6, first
     epoch's loss 5e-4), against up to 10 % between 1 process on 1 and on 2 threads; hence
-    ``rel=0.1``."""
+    ``rel=0.1``. The first epoch's loss differs with the CPU's kernels: 5e-4 on an AVX2 machine,
+    2.9e-3 (2.4382 against 2.4452) on an AVX-512 one of the same family; hence ``rel=1e-2``."""
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setenv("TMPDIR", str(scratch))  # the ranks' own temporary folders
@@ -64,7 +65,7 @@ def test_two_processes_write_one_record_equal_to_one_process(synthetic_root, tmp
     assert not (ROOT / ".dist_test").exists() and not (Path.cwd() / ".dist_test").exists()
     assert [h["epoch"] for h in two.history] == [h["epoch"] for h in one.history] == [1, 2]
     assert two.history[0]["train"]["loss"] == pytest.approx(one.history[0]["train"]["loss"],
-                                                            rel=2e-3)
+                                                            rel=1e-2)
     assert set(two.metrics) == set(one.metrics)
     for key, value in one.metrics.items():
         assert two.metrics[key] == pytest.approx(value, rel=0.1), key
