@@ -38,6 +38,7 @@ INFO = {
     "contrastive": ("Contrastive-Loss", "Contrastive", "Contrastive-Loss", 50),
     "discriminator": ("Discriminator-Loss", "Discrim.", "Discriminator-Loss", 60),
     "xtc": ("Cross-task (XTC)", "XTC", "Ours", 70),
+    "jtr": ("Joint-Task Regularization (JTR)", "JTR", "JTR", 80),
     "mtan": ("MTAN", "MTAN", "MTAN", 22), "xtask": ("X-task", "X-task", "X-task", 23),
 }
 #: the metadata the weightings register: display, paper name, order

@@ -15,7 +15,7 @@ from scipy import stats
 
 from bench.cli import main
 from bench.report.latex import compile_latex, standalone_document
-from bench.report.paper import PAPER_CSV
+from bench.report.paper import CITATION, JTR_CITATION, JTR_CSV, PAPER_CSV
 
 DS = "synthetic-nyuv2"
 # (regime, method) → per seed (mIoU ↑, depth absErr ↓, normal mean ↓)
@@ -176,6 +176,29 @@ def test_paper_numbers_beside_measured(tmp_path, capsys):
                  "--format", "latex"]) == 0
     tex = capsys.readouterr().out
     assert f"{want['seg_miou']:.2f}" in tex and "paper" in tex
+
+
+def test_jtr_row_carries_its_own_papers_numbers(tmp_path, capsys):
+    """A later paper's published row (JTR, Nishi et al., CVPR 2024) sits beside the measured one,
+    cited by its own paper, next to the MTPSL paper's SL row."""
+    for seed in (0, 1):
+        write_record(tmp_path, "nyuv2", "sl", "randomlabels", seed, metrics_of(30, 0.6, 30),
+                     profile="paper")
+        write_record(tmp_path, "nyuv2", "jtr", "randomlabels", seed,
+                     metrics_of(36 + seed, 0.56, 29.5), profile="paper")
+    frame, text = table_csv(tmp_path, capsys, "--paper", dataset="nyuv2")
+    published = pd.read_csv(JTR_CSV, comment="#")
+    want = published[(published["dataset"] == "nyuv2") & (published["regime"] == "randomlabels")]
+    want = dict(zip(want["metric"], want["value"], strict=True))
+    row = frame.loc[("randomlabels", "jtr")]
+    assert row["semantic/mIoU paper"] == pytest.approx(want["seg_miou"]) == pytest.approx(37.08)
+    assert row["depth/absErr paper"] == pytest.approx(want["depth_abs_err"])
+    assert row["normal/mean paper"] == pytest.approx(want["normal_mean_err"])
+    assert row["semantic/mIoU mean"] == pytest.approx(36.5)
+    assert not pd.isna(frame.loc[("randomlabels", "sl"), "semantic/mIoU paper"])
+    assert main(["table", "--dataset", "nyuv2", "--results", str(tmp_path), "--paper"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert JTR_CITATION in out and CITATION in out
 
 
 def test_table_errors_are_clear(results, capsys):
