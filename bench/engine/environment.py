@@ -1,10 +1,13 @@
-"""The environment a run executed in, and how its process was launched, stored with its record."""
+"""The environment a run executed in, and how its process was launched, stored with its record;
+:func:`environ_set` runs a block with extra environment variables."""
 
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +86,18 @@ def launch_info() -> dict[str, Any] | None:
         info.setdefault("launcher", "local")
         info["cuda_visible_devices"] = devices
     return info or None
+
+
+@contextmanager
+def environ_set(values: Mapping[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` set while the block runs, restored (or unset) after it."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -46,6 +46,7 @@ from mmengine.hooks import Hook
 from bench import __version__
 from bench.config.runspec import RunSpec, config_hash, group_hash
 from bench.config.trackers import tracker_info
+from bench.engine.environment import environ_set
 from bench.errors import BenchError
 from bench.records.tracking import read_tracking, write_tracking
 
@@ -254,20 +255,12 @@ def _drop_mlflow_run() -> None:
     import mlflow
 
     quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
-    saved = {k: os.environ.get(k) for k in quick}
-    os.environ.update(quick)
-    try:
+    with environ_set(quick):
         while mlflow.active_run() is not None:
             try:  # MLflow forgets the run before it tells the store
                 mlflow.end_run(status="FAILED")
             except Exception:  # noqa: BLE001 - the store is gone: forgotten all the same
                 pass
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _value(value: Any) -> float:

@@ -15,11 +15,11 @@ import multiprocessing as mp
 import os
 import queue as queue_mod
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.engine.environment import environ_set
 from bench.errors import quiet_library_warnings
 from bench.launch.base import LaunchContext, Launcher
 from bench.launch.claim import BUSY, describe_busy, run_claimed, tidy_finished
@@ -64,21 +64,6 @@ def _worker(target: Target, spec: Any, config: dict, directory: str, wait: bool,
     results.put((directory, outcome, ""))
 
 
-@contextmanager
-def _environment(values: Mapping[str, str]) -> Any:
-    """``os.environ`` with ``values`` while a worker is started (spawn copies it)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def execute_on_gpus(runs: Sequence[PlannedRun], memory: Mapping[int, int],
                     estimates: MemoryEstimates, counts: GridCounts,
                     target: Target = run_on_device,
@@ -112,7 +97,7 @@ def execute_on_gpus(runs: Sequence[PlannedRun], memory: Mapping[int, int],
             process = ctx.Process(target=_worker, daemon=False, args=(
                 target, run.spec, run.config, str(run.directory), wait, events, results,
                 os.getpid()))
-            with _environment(env):
+            with environ_set(env):
                 process.start()
             active[str(run.directory)] = _Active(run, placement, process, wait)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
+from bench.records.tracking import tracker_lines
 from bench.report.aggregate import DELTA, Summary
 from bench.report.frame import RecordSet
 from bench.report.query import TableRequest, build_summary
@@ -151,8 +152,6 @@ def write_report(request: TableRequest, out: Path, options: ReportOptions,
 
 def _trackers(summary: Summary, index: _Index) -> None:
     """Where the runs sent to experiment trackers (``bench run --track``) are watched."""
-    from bench.records.tracking import tracker_lines
-
     rows = []
     for run in summary.runs.sort_values(["regime", "method", "seed"]).itertuples():
         lines = tracker_lines(Path(run.path)) if run.path else []
