@@ -240,8 +240,8 @@ class JointTaskRegularization(CrossTaskMethod):
     def __init__(self, tasks: Sequence[Task], **kwargs: Any) -> None:
         super().__init__(tasks, **kwargs)
         self.channel_dims = [t.channels for t in self.tasks]
-        stages = int(getattr(self.architecture.options, "stages", 5))
-        self.jtr = JointTaskNetwork(sum(self.channel_dims), self.width, stages)
+        self.jtr = JointTaskNetwork(sum(self.channel_dims), self.width,
+                                    self.architecture.segnet_stages)
 
     @classmethod
     def optim_group_defaults(cls, options: dict[str, Any]) -> dict[str, dict[str, Any]]:

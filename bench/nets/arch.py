@@ -38,6 +38,13 @@ class Architecture:
     def __init__(self, **options: object) -> None:
         self.options = self.Options(**options)
 
+    @property
+    def segnet_stages(self) -> int:
+        """Encoder-decoder stages of the SegNet-style networks a method builds for itself
+        (JTR's joint network): the backbone's own where it is a SegNet (``model.stages``),
+        else the paper's 5."""
+        return 5
+
     def network(self, tasks: Sequence[Task], width: float, pretrained: str | None = None
                 ) -> nn.Module:
         """The multi-task network: ``forward(image) → (predictions, shared feature)``."""

@@ -29,6 +29,10 @@ class SegNetArchitecture(Architecture):
 
     description = "SegNet encoder-decoder (MTAN / MTPSL)"
 
+    @property
+    def segnet_stages(self) -> int:
+        return int(self.options.stages)
+
     def network(self, tasks: Sequence[Task], width: float, pretrained: str | None = None
                 ) -> nn.Module:
         if pretrained:
