@@ -16,7 +16,7 @@ numbers. ``bench check`` must exit 1 on each break:
   the oracle beats its control (search 2, step 1: Δm +3.31, Holm p = 0.0011; normals +2.0°).
 
 XTC checked against ``xtc-shuffled`` is *not* caught: on ``c6`` the two are equivalent on Δm
-(``results/protocol-search/c6-study-onelabel.md``), and on ``quick`` XTC's mapping collapses, so
+(``results/protocol-search/c6-study-8seeds-onelabel.md``), and on ``quick`` XTC's mapping collapses, so
 no test can honestly demand it.
 """
 
